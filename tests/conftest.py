@@ -1,0 +1,35 @@
+"""Shared helpers: the catalog, and the installed `advisor` command run as a user would run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from advisor.catalogs import load_catalog
+
+ADVISOR = str(Path(sys.executable).with_name("advisor"))
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def catalog():
+    return load_catalog()
+
+
+def run_cli(*args: str, cwd=None, input: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the installed console script with a timeout, so a hang fails the test instead of CI."""
+    return subprocess.run(
+        [ADVISOR, *args], cwd=cwd, input=input, capture_output=True, text=True, timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def cli_json(*args: str, **kwargs) -> dict:
+    proc = run_cli(*args, "--format", "json", **kwargs)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
