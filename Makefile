@@ -16,6 +16,7 @@ run: install
 	$(BIN)/advisor compare --model llama-2-70b
 
 test: install
+	$(BIN)/advisor rules check
 	$(BIN)/pytest -q -p no:cacheprovider
 
 bench: install

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from pathlib import Path
 from typing import Optional, Sequence
 
 from . import __version__
@@ -121,6 +122,35 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="list the model catalog", description="The model catalog: shapes that decide memory and speed.")
     models.add_argument("--format", choices=FORMATS, default="table")
     models.set_defaults(handler=_models)
+
+    run = sub.add_parser(
+        "run", help="decide saved scenario files",
+        description="Decide every scenario in the given files and directories (*.yaml, *.yml; - for stdin). "
+        "A bad scenario is reported and the others are still decided. Exit 0 all decided, 1 some input invalid, "
+        "2 usage or rules error.",
+    )
+    run.add_argument("paths", nargs="+", metavar="PATH", help="scenario file, directory, or - for stdin")
+    run.add_argument("--rules", metavar="DIR", help="rules directory (default: the shipped rules)")
+    run.add_argument("--format", choices=("table", "json", "csv", "markdown"), default="table")
+    run.add_argument("--no-audit", action="store_true", help="do not record the decisions in the audit store")
+    run.set_defaults(handler=_run)
+
+    rules = sub.add_parser("rules", help="check or list the rules", description="Check or list the YAML rules.")
+    rules_sub = rules.add_subparsers(dest="rules_command", metavar="SUBCOMMAND", parser_class=_Parser, required=True)
+    check = rules_sub.add_parser(
+        "check", help="validate rule files and analyse them",
+        description="Schema errors as file:line, unknown facts and type mismatches, and for every ruleset an analysis "
+        "over the whole input space: gaps, rules that never match, rules that never win, overlaps. Exit 0 clean, 2 on errors.",
+    )
+    check.add_argument("directory", nargs="?", metavar="DIR", help="rules directory (default: the shipped rules)")
+    check.set_defaults(handler=_rules_check)
+    listing = rules_sub.add_parser("list", help="list the rules", description="Every rule with its ruleset, title and seed source.")
+    listing.add_argument("--rules", metavar="DIR", help="rules directory (default: the shipped rules)")
+    listing.add_argument("--format", choices=FORMATS, default="table")
+    listing.set_defaults(handler=_rules_list)
+
+    schema = sub.add_parser("schema", help="print the JSON Schema of scenario files", description="JSON Schema of a scenario file, for editors.")
+    schema.set_defaults(handler=_schema)
     return parser
 
 
@@ -197,6 +227,67 @@ def _models(args) -> int:
 
     catalog = load_catalog()
     print(render.models_json(catalog, kv_bytes_per_token) if args.format == "json" else render.models_table(catalog, kv_bytes_per_token))
+    return 0
+
+
+def _run(args) -> int:
+    from . import batch, render
+    from .decision import Advisor
+
+    advisor = Advisor(args.rules)
+    decisions, failures = [], []
+    for result in batch.run(advisor, args.paths):
+        if isinstance(result, batch.Failure):
+            failures.append(result)
+            print(f"advisor: invalid input: {result.message}", file=sys.stderr)
+        else:
+            decisions.append(result)
+    if args.format == "json":
+        print(render.decisions_json(decisions, failures))
+    elif decisions:
+        print({"table": render.decisions_table, "csv": render.decisions_csv, "markdown": render.decisions_markdown}[args.format](decisions))
+    if failures:
+        print(f"advisor: {len(decisions)} decided, {len(failures)} invalid", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _rules_check(args) -> int:
+    from . import analysis, facts, resources, rulelang
+    from .catalogs import load_catalog
+
+    schema = facts.schema(load_catalog())
+    directory = args.directory or str(resources.policy_dir())
+    book, problems = rulelang.parse_directory(Path(directory), schema)
+    if book is not None:
+        report = analysis.analyse(book, schema)
+        problems += report.problems
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    errors = [p for p in problems if p.severity == "error"]
+    if book is not None:
+        for rs in book.rulesets:
+            pairs = report.overlaps[rs.name]
+            overlap = f", {len(pairs)} overlapping pairs resolved by priority" if rs.hit_policy == "first" else ""
+            print(f"{rs.name}: {len(rs.rules)} rules, {rs.hit_policy} hit policy, {report.points[rs.name]:,} input points{overlap}")
+    print(f"{directory}: {len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
+    return 2 if errors else 0
+
+
+def _rules_list(args) -> int:
+    from . import render
+    from .decision import Advisor
+
+    book = Advisor(args.rules).book
+    print(render.rules_json(book) if args.format == "json" else render.rules_table(book))
+    return 0
+
+
+def _schema(args) -> int:
+    import json
+
+    from .scenario import schema
+
+    print(json.dumps(schema(), indent=2))
     return 0
 
 

@@ -150,3 +150,93 @@ def models_json(catalog, kv_bytes_per_token) -> str:
             for m in catalog.models.values()
         ]
     })
+
+
+# --- decisions ----------------------------------------------------------------------------------
+
+SEED_PAIR = ("a100-80gb", "h100-80gb")
+
+
+def _cost_cells(decision) -> list[str]:
+    cells = []
+    for gpu, c in decision.costs.items():
+        if c.get("fits") and c.get("cost_per_million_tokens") is not None:
+            cells.append(f"{gpu} {money(c['cost_per_million_tokens'])} ({c['gpus']} GPU{'s' if c['gpus'] > 1 else ''})")
+        else:
+            cells.append(f"{gpu} does not fit")
+    return cells
+
+
+def decisions_table(decisions, short_revision: int = 12) -> str:
+    blocks = []
+    for d in decisions:
+        rec = d.recommendation
+        lines = [f"{d.scenario}  ({d.source})", f"  verdict     {rec.get('text', '(no recommendation)')}  ->  {rec.get('gpu', '-')}   [{rec.get('rule', '-')}]"]
+        for f in d.factors:
+            lines.append(f"  factor      {f['factor']}: {f['choice']} - {f['reason']}")
+        for a in d.advantages:
+            lines.append(f"  advantage   {a['gpu']} {a['id']}: {a['reason']}")
+        for o in d.overridden:
+            lines.append(f"  overridden  {o['rule']} (by {o['by']})")
+        pair = [c for c in _cost_cells(d) if c.split()[0] in SEED_PAIR]
+        lines.append(f"  $/M tokens  {' · '.join(pair)}")
+        for note in d.notes:
+            if note.startswith("can_afford_h100"):
+                lines.append(f"  note        {note}")
+        lines.append(f"  rules       {d.rules_revision[:short_revision]} · decision {d.decision_id}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def decisions_json(decisions, failures) -> str:
+    return to_json({"decisions": [d.to_json() for d in decisions], "errors": [f.to_json() for f in failures]})
+
+
+def _flat_row(d) -> list:
+    rec = d.recommendation
+    costs = [d.costs.get(g, {}).get("cost_per_million_tokens") for g in SEED_PAIR]
+    return [d.scenario, d.source, rec.get("id"), rec.get("text"), rec.get("gpu"), rec.get("rule"),
+            *["" if c is None else f"{c:.4f}" for c in costs],
+            " ".join(f"{f['factor']}={f['choice']}" for f in d.factors),
+            " ".join(f"{a['gpu']}:{a['id']}" for a in d.advantages),
+            " ".join(f["rule"] for f in d.fired_rules), d.rules_revision, d.decision_id]
+
+
+FLAT_HEADERS = ["scenario", "source", "recommendation", "text", "gpu", "rule", "a100_80gb_usd_per_m_tokens",
+                "h100_80gb_usd_per_m_tokens", "factors", "advantages", "fired_rules", "rules_revision", "decision_id"]
+
+
+def decisions_csv(decisions) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(FLAT_HEADERS)
+    writer.writerows(_flat_row(d) for d in decisions)
+    return out.getvalue().rstrip("\n")
+
+
+def decisions_markdown(decisions) -> str:
+    headers = ["scenario", "verdict", "GPU", "A100 $/M tokens", "H100 $/M tokens", "advantages", "rule"]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    for d in decisions:
+        row = _flat_row(d)
+        cells = [row[0], row[3], row[4], row[6], row[7], row[9], row[5]]
+        lines.append("| " + " | ".join(str(c or "").replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+# --- rules ----------------------------------------------------------------------------------------
+
+
+def rules_table(book) -> str:
+    rows = [[r.ruleset, rs.hit_policy, r.order, r.id, r.title] for rs in book.rulesets for r in rs.rules]
+    return table(["ruleset", "policy", "#", "rule", "title"], rows, right=[2]) + f"\n\nrules revision {book.revision[:12]}"
+
+
+def rules_json(book) -> str:
+    return to_json({
+        "revision": book.revision,
+        "rules": [{"id": r.id, "ruleset": r.ruleset, "title": r.title, "source": r.source} for r in book.rules],
+    })

@@ -1,0 +1,190 @@
+"""Facts: the flat, typed view of a scenario and its computed figures that rules read.
+
+``FACTS`` is the schema: every name a rule may mention, its type and where it comes from. The
+rules checker validates rule files against it, and ``build`` produces values that conform to it
+(so nothing unvalidated ever reaches the engine).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import get_args
+
+from . import costmodel as cm
+from .catalogs import PRECISIONS, Catalog
+from .deployment import Workload, estimate
+from .scenario import DEFAULT_MODEL, OptimizeFor, Scenario, Stage
+
+A100, H100 = "a100-80gb", "h100-80gb"  # the seed's pair
+SECONDS_PER_DAY = 86_400
+
+
+@dataclass(frozen=True)
+class FactSpec:
+    name: str
+    type: str  # bool | number | enum | string
+    doc: str
+    values: tuple = ()  # enum values
+    optional: bool = True  # may be absent from a scenario's facts
+
+
+def _schema(catalog_gpus) -> dict[str, FactSpec]:
+    specs = [
+        FactSpec("context.starting_fresh", "bool", "a new deployment", optional=False),
+        FactSpec("context.can_afford_h100", "bool", "an H100 deployment fits the budget (given, or derived from monthly_budget_usd)"),
+        FactSpec("context.monthly_budget_usd", "number", "GPU budget per month, USD"),
+        FactSpec("context.have_a100_fleet", "bool", "an existing A100 fleet", optional=False),
+        FactSpec("context.utilization", "number", "busy share of the A100 fleet's hours"),
+        FactSpec("context.can_use_spot", "bool", "spot capacity acceptable", optional=False),
+        FactSpec("context.using_fp8", "bool", "serving with FP8 weights", optional=False),
+        FactSpec("context.optimize_for", "enum", "what matters most", values=get_args(OptimizeFor)),
+        FactSpec("context.stage", "enum", "experimentation or production", values=get_args(Stage)),
+        FactSpec("context.h100_wait_weeks", "number", "weeks to get H100 capacity"),
+        FactSpec("workload.model", "string", "model id", optional=False),
+        FactSpec("workload.precision", "enum", "weight precision", values=PRECISIONS, optional=False),
+        FactSpec("workload.batch", "number", "concurrent sequences per deployment", optional=False),
+        FactSpec("workload.prompt_tokens", "number", "prompt length", optional=False),
+        FactSpec("workload.output_tokens", "number", "generated tokens per request", optional=False),
+        FactSpec("workload.tokens_per_day", "number", "generated tokens a day"),
+        FactSpec("workload.max_ms_per_token", "number", "latency target, ms per generated token"),
+        FactSpec("workload.weights_gb", "number", "weight memory at the chosen precision", optional=False),
+        FactSpec("compare.h100_vs_a100.cost_ratio", "number", "H100 cost per token / A100 cost per token"),
+        FactSpec("compare.h100_vs_a100.speedup", "number", "A100 ms per token / H100 ms per token"),
+        FactSpec("compare.h100_vs_a100.break_even_price_usd_per_hour", "number", "H100 hourly price at which it costs what A100 does per token"),
+        FactSpec("compare.h100_vs_a100.a100_break_even_utilization", "number", "A100 utilization needed to match H100's cost per token"),
+    ]
+    for gpu in catalog_gpus:
+        specs += [
+            FactSpec(f"cost.{gpu}.fits", "bool", "the workload fits one deployment of this GPU"),
+            FactSpec(f"cost.{gpu}.price_usd_per_hour", "number", "USD per GPU-hour (scenario prices, else the catalog)"),
+            FactSpec(f"cost.{gpu}.gpus", "number", "GPUs per deployment (tensor parallel)"),
+            FactSpec(f"cost.{gpu}.replicas", "number", "deployments needed for tokens_per_day"),
+            FactSpec(f"cost.{gpu}.utilization", "number", "utilization the cost assumes"),
+            FactSpec(f"cost.{gpu}.cost_per_million_tokens", "number", "USD per million generated tokens"),
+            FactSpec(f"cost.{gpu}.monthly_cost_usd", "number", "USD a month for all replicas"),
+            FactSpec(f"cost.{gpu}.decode_ms_per_token", "number", "per-stream latency of one generated token"),
+            FactSpec(f"cost.{gpu}.tokens_per_s_per_gpu", "number", "generated tokens per second per GPU"),
+            FactSpec(f"cost.{gpu}.ttft_ms", "number", "time to first token"),
+            FactSpec(f"cost.{gpu}.prefill_share", "number", "share of GPU time spent in prefill"),
+            FactSpec(f"cost.{gpu}.meets_latency", "bool", "decode_ms_per_token within max_ms_per_token"),
+        ]
+    return {s.name: s for s in specs}
+
+
+_SCHEMAS: dict[tuple, dict[str, FactSpec]] = {}
+
+
+def schema(catalog: Catalog) -> dict[str, FactSpec]:
+    key = tuple(catalog.gpus)
+    if key not in _SCHEMAS:
+        _SCHEMAS[key] = _schema(key)
+    return _SCHEMAS[key]
+
+
+@dataclass
+class Facts:
+    """Fact values by name, the per-GPU figures behind them, and notes on how they were derived."""
+
+    values: dict[str, object]
+    costs: dict[str, dict]
+    notes: list[str] = field(default_factory=list)
+
+
+def build(scenario: Scenario, catalog: Catalog) -> Facts:
+    """Compute every fact of ``scenario``: context and workload as given, cost figures per GPU."""
+    ctx, w = scenario.context, scenario.workload
+    model = catalog.model(w.model) if w.model else catalog.custom(w.params_b) if w.params_b else catalog.model(DEFAULT_MODEL)
+    precision = scenario.precision
+    values: dict[str, object] = {f"context.{k}": v for k, v in ctx.model_dump().items() if v is not None}
+    values.update({
+        "workload.model": model.id,
+        "workload.precision": precision,
+        "workload.batch": w.batch,
+        "workload.prompt_tokens": w.prompt_tokens,
+        "workload.output_tokens": w.output_tokens,
+        "workload.weights_gb": cm.weight_bytes(model.params, precision) / 1e9,
+    })
+    if w.tokens_per_day is not None:
+        values["workload.tokens_per_day"] = w.tokens_per_day
+    if w.max_ms_per_token is not None:
+        values["workload.max_ms_per_token"] = w.max_ms_per_token
+    notes: list[str] = []
+
+    costs = {gpu_id: _cost(scenario, catalog, gpu_id, model, precision, notes) for gpu_id in catalog.gpus}
+    for gpu_id, figures in costs.items():
+        for key, value in figures.items():
+            if key in ("fits", "price_usd_per_hour", "gpus", "replicas", "utilization", "cost_per_million_tokens", "monthly_cost_usd",
+                       "decode_ms_per_token", "tokens_per_s_per_gpu", "ttft_ms", "prefill_share", "meets_latency") and value is not None:
+                values[f"cost.{gpu_id}.{key}"] = value
+
+    a, h = costs[A100], costs[H100]
+    if a.get("fits") and h.get("fits"):
+        values["compare.h100_vs_a100.cost_ratio"] = h["cost_per_million_tokens"] / a["cost_per_million_tokens"]
+        values["compare.h100_vs_a100.speedup"] = a["decode_ms_per_token"] / h["decode_ms_per_token"]
+        # Each side busy at its own utilization: effective throughput is u x tokens/s.
+        values["compare.h100_vs_a100.break_even_price_usd_per_hour"] = cm.break_even_price(
+            a["price_usd_per_hour"], a["gpus"], a["utilization"] * a["tokens_per_s"], h["gpus"], h["utilization"] * h["tokens_per_s"]
+        )
+        values["compare.h100_vs_a100.a100_break_even_utilization"] = cm.break_even_utilization(
+            a["price_usd_per_hour"], a["gpus"], a["tokens_per_s"], h["price_usd_per_hour"], h["gpus"], h["tokens_per_s"], h["utilization"]
+        )
+
+    if ctx.can_afford_h100 is None and ctx.monthly_budget_usd is not None:
+        if h.get("fits"):
+            afford = ctx.monthly_budget_usd >= h["monthly_cost_usd"]
+            notes.append(
+                f"can_afford_h100 derived: budget ${ctx.monthly_budget_usd:,.0f}/month {'>=' if afford else '<'} "
+                f"H100 deployment ${h['monthly_cost_usd']:,.0f}/month ({h['replicas']} x {h['gpus']} x {H100} at ${h['price_usd_per_hour']:.2f}/h x 730 h)"
+            )
+        else:
+            afford = False
+            notes.append("can_afford_h100 derived: false, the workload does not fit an H100 deployment")
+        values["context.can_afford_h100"] = afford
+    return Facts(values, costs, notes)
+
+
+def _cost(scenario: Scenario, catalog: Catalog, gpu_id: str, model, precision: str, notes: list) -> dict:
+    ctx, w = scenario.context, scenario.workload
+    gpu = catalog.gpu(gpu_id)
+    if not gpu.supports(precision):
+        notes.append(f"{gpu_id} has no {precision.upper()}: costed at fp16")
+        precision = "fp16"
+    workload = Workload(model=model, precision=precision, batch=w.batch, prompt_tokens=w.prompt_tokens,
+                        output_tokens=w.output_tokens, max_ms_per_token=w.max_ms_per_token)
+    est = estimate(catalog, gpu, workload, price_usd_per_hour=scenario.prices.get(gpu_id))
+    figures = {"precision": precision, "fits": est.fits, "gpus": est.gpus, "price_usd_per_hour": est.price_usd_per_hour,
+               "gpus_reason": est.gpus_reason}
+    if not est.fits:
+        return figures
+    replicas, utilization = 1, ctx.utilization or 1.0
+    if w.tokens_per_day is not None:
+        needed = w.tokens_per_day / SECONDS_PER_DAY
+        replicas = max(1, math.ceil(needed / est.tokens_per_s))
+        utilization = min(1.0, needed / (replicas * est.tokens_per_s))
+    if gpu_id == A100 and ctx.have_a100_fleet and ctx.utilization:
+        utilization = ctx.utilization  # the fleet's measured utilization beats a sizing estimate
+    figures.update(
+        replicas=replicas,
+        utilization=utilization,
+        tokens_per_s=est.tokens_per_s,
+        tokens_per_s_per_gpu=est.tokens_per_s / est.gpus,
+        decode_ms_per_token=est.decode_ms_per_token,
+        ttft_ms=est.ttft_ms,
+        prefill_share=est.prefill_share,
+        cost_per_million_tokens=cm.cost_per_million_tokens(est.price_usd_per_hour, est.tokens_per_s, est.gpus, utilization),
+        monthly_cost_usd=replicas * est.monthly_cost_usd,
+    )
+    if w.max_ms_per_token is not None:
+        figures["meets_latency"] = est.decode_ms_per_token <= w.max_ms_per_token
+    return figures
+
+
+def format_value(value) -> str:
+    """How a fact value reads in explanations."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
