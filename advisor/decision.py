@@ -52,6 +52,7 @@ class Advisor:
     def decide(self, scenario: Scenario, source: str = "", raw: Optional[dict] = None) -> Decision:
         check_against_catalog(scenario, self.catalog)
         facts = factmod.build(scenario, self.catalog)
+        facts.values = self.engine.validate(facts.values)  # the values the rules really saw
         firings = self.engine.run(facts.values)
         return assemble(self.book, scenario, source, facts, firings, raw)
 

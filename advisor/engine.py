@@ -15,7 +15,8 @@ test in tests/test_engine.py (see shared/notes/durable-rules.md for the measurem
 - asserting a derived fact twice (``MessageObservedException``) or one no rule reads
   (``MessageNotHandledException``) is fine: derived facts are flags;
 - facts are asserted one at a time (a multi-sid ``assert_facts`` then delete segfaulted);
-- durable fires a rule once per matching branch of an ``any`` (``$or``); a rule fires once here.
+- durable fires a rule once per matching branch of an ``any`` (``$or``); a rule fires once here;
+- numbers whose JSON has an exponent without a fraction fail in durable's parser (MIN/MAX_NUMBER).
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ from .facts import FactSpec
 from .rulelang import DERIVED, All, AnyOf, Compare, Condition, Not, Rule, RuleBook, facts_of
 
 KIND = "kind"  # the discriminator every compiled pattern checks
+# durable's C parser rejects JSON numbers written with an exponent but no fraction ("1e-30",
+# "1e+300"; error 204). Python writes floats that way only outside [1e-4, 1e16): smaller
+# magnitudes are taken as 0, larger ones refused.
+MIN_NUMBER, MAX_NUMBER = 1e-4, 1e16
 _SCENARIO, _DERIVED = "scenario", "derived"
 _CMP = {"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}
 _NEGATED = {"lt": "ge", "le": "gt", "gt": "le", "ge": "lt"}
@@ -163,8 +168,8 @@ class Engine:
             if spec.type == "bool":
                 ok = isinstance(value, bool)
             elif spec.type == "number":
-                ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-                value = float(value) if ok else value
+                ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and abs(value) < MAX_NUMBER
+                value = (0.0 if abs(value) < MIN_NUMBER else float(value)) if ok else value
             elif spec.type == "enum":
                 ok = value in spec.values
             else:

@@ -260,6 +260,8 @@ class _Reader:
         elif spec.type == "string" and not isinstance(raw, str):
             self.err(path, f"{spec.name} is a string: {raw!r} is not")
         elif spec.type == "number":
+            if raw and not 1e-4 <= abs(raw) < 1e16:
+                self.err(path, f"{spec.name}: {raw!r} is outside the range rules compare (0, or 1e-4 to 1e16 in magnitude)")
             return float(raw)  # one numeric type in the engine: ints and floats compare alike
         return raw
 
