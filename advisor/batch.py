@@ -60,4 +60,4 @@ def run(advisor: Advisor, paths: list[str]) -> Iterator[Result]:
             try:
                 yield advisor.decide(loaded.scenario, source, loaded.raw)
             except AdvisorError as exc:
-                yield Failure(source, loaded.name, f"{source}: scenario {loaded.name}: {exc}")
+                yield Failure(source, loaded.name, f"{loaded.where(exc.field)}: scenario {loaded.name}: {exc}")

@@ -269,7 +269,9 @@ def _rules_check(args) -> int:
             pairs = report.overlaps[rs.name]
             overlap = f", {len(pairs)} overlapping pairs resolved by priority" if rs.hit_policy == "first" else ""
             print(f"{rs.name}: {len(rs.rules)} rules, {rs.hit_policy} hit policy, {report.points[rs.name]:,} input points{overlap}")
-    print(f"{directory}: {len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
+            for first, second, _example in pairs:
+                print(f"  overlap: {first} wins over {second} where both match")
+    print(f"{directory}: {len(errors)} error(s), {len(problems) - len(errors)} warning(s)", file=sys.stderr)
     return 2 if errors else 0
 
 

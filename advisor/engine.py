@@ -12,8 +12,9 @@ test in tests/test_engine.py (see shared/notes/durable-rules.md for the measurem
 - each scenario has its own session, deleted in ``finally`` (live sessions are capped at 1,024
   per ruleset, and the process segfaults soon after);
 - an exception inside an action, which durable swallows into the session state, is raised;
-- asserting a derived fact twice (``MessageObservedException``) or one no rule reads
-  (``MessageNotHandledException``) is fine: derived facts are flags;
+- every fact is handled, by a catch-all rule in each ruleset: deleting a session whose fact
+  matched nothing segfaults in ``delete_state``;
+- asserting a derived fact twice (``MessageObservedException``) is fine: derived facts are flags;
 - facts are asserted one at a time (a multi-sid ``assert_facts`` then delete segfaulted);
 - durable fires a rule once per matching branch of an ``any`` (``$or``); a rule fires once here;
 - numbers whose JSON has an exponent without a fraction fail in durable's parser (MIN/MAX_NUMBER).
@@ -39,6 +40,10 @@ KIND = "kind"  # the discriminator every compiled pattern checks
 # magnitudes are taken as 0, larger ones refused.
 MIN_NUMBER, MAX_NUMBER = 1e-4, 1e16
 _SCENARIO, _DERIVED = "scenario", "derived"
+# Every fact must be handled: deleting a session whose fact matched no rule segfaults the C core
+# (deterministically, in delete_state), and without delete_state sessions leak up to the cap. So
+# each ruleset gets one catch-all rule; its id cannot collide with a rule id (those start a-z).
+_HANDLED = "$handled"
 _CMP = {"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}
 _NEGATED = {"lt": "ge", "le": "gt", "gt": "le", "ge": "lt"}
 
@@ -90,6 +95,7 @@ class Engine:
             self._names[rs.name] = name
             self._read[rs.name] = sorted({f for rule in rs.rules for f in facts_of(rule.when) if not f.startswith(DERIVED)})
             definitions[name] = {rule.id: self._compile_rule(rule) for rule in rs.rules}
+            definitions[name][_HANDLED] = {"all": [{"fact": {"$or": [{KIND: _SCENARIO}, {KIND: _DERIVED}]}}], "run": _ignore}
         if _HOST is None:
             _HOST = _QuietHost()
         _HOST.set_rulesets(definitions)
@@ -147,8 +153,8 @@ class Engine:
                     self._derived.add(name)
                     try:
                         c.assert_fact({KIND: _DERIVED, "name": name})
-                    except (durable.MessageObservedException, durable.MessageNotHandledException):
-                        pass  # already known, or read by no rule of this ruleset: both are fine
+                    except durable.MessageObservedException:
+                        pass  # already known: flags are idempotent
             except BaseException as exc:  # noqa: BLE001 - durable would swallow it; keep it for run()
                 self._error = exc
                 raise
@@ -195,6 +201,7 @@ class Engine:
         sid = str(next(_SIDS))
         fact = {"sid": sid, KIND: _SCENARIO}
         fact.update({self._keys[f]: facts[f] for f in self._read[ruleset] if f in facts})
+        deletable = True
         try:
             for derived in sorted(self._derived):  # flags from earlier rulesets
                 self._assert(name, {"sid": sid, KIND: _DERIVED, "name": derived})
@@ -203,18 +210,25 @@ class Engine:
             if self._error is not None or "exception" in state:
                 cause = self._error or state.get("exception")
                 raise EngineError(f"engine: an action of ruleset {ruleset} failed: {_first_line(cause)}")
+        except durable.MessageNotHandledException:
+            # Cannot happen while the catch-all rule exists; if it ever does, leaking this one
+            # session is better than delete_state's segfault.
+            deletable = False
+            raise EngineError(f"engine: ruleset {ruleset} left a fact unhandled") from None
         finally:
-            try:
+            if deletable:
                 _HOST.delete_state(name, sid)
-            except Exception:  # noqa: BLE001 - a session that never started has no state to delete
-                pass
 
     @staticmethod
     def _assert(name: str, fact: dict) -> None:
         try:
             _HOST.assert_fact(name, fact)
-        except (durable.MessageNotHandledException, durable.MessageObservedException):
-            pass  # no rule matched, or a derived flag already present
+        except durable.MessageObservedException:
+            pass  # the same derived flag again: flags are idempotent
+
+
+def _ignore(_closure) -> None:
+    """The catch-all rule's action: it exists only so that every fact is handled."""
 
 
 def _split_derived(cond: Condition) -> tuple[list[str], Optional[Condition]]:

@@ -12,10 +12,11 @@ class AdvisorError(Exception):
 
     exit_code = 2
 
-    def __init__(self, message: str, hint: str | None = None):
+    def __init__(self, message: str, hint: str | None = None, field: tuple = ()):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.field = field  # the input field at fault, when there is one (for file:line)
 
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message

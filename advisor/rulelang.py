@@ -154,9 +154,12 @@ class Problem:
     message: str
     severity: str = "error"  # error | warning
 
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.severity}: {self.message}"
+        return f"{self.where}: {self.severity}: {self.message}"
 
 
 @dataclass
@@ -484,7 +487,7 @@ def load(directory: Path, facts: dict, extra_revision_files: list[Path] = ()) ->
     """The rule book of ``directory``, or a DataError listing its first problems."""
     book, problems = parse_directory(directory, facts, extra_revision_files)
     if book is None:
-        errors = [str(p) for p in problems if p.severity == "error"]
-        more = f" (and {len(errors) - 1} more: `advisor rules check {directory}`)" if len(errors) > 1 else ""
-        raise DataError(f"rules error: {errors[0]}{more}")
+        errors = [p for p in problems if p.severity == "error"]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise DataError(f"invalid rules: {errors[0].where}: {errors[0].message}{more}; see `advisor rules check {directory}`")
     return book

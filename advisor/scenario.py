@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Optional
 
@@ -23,6 +23,14 @@ Stage = Literal["experimentation", "production"]
 
 DEFAULT_MODEL = "llama-2-70b"  # the seed's "70B model"
 DEFAULT_BATCH = 16  # concurrent sequences per deployment: a moderate interactive serving load
+
+
+class FieldProblem(ValueError):
+    """A cross-field rule broken: names the field at fault and the field whose line to show."""
+
+    def __init__(self, field: tuple, message: str, at: tuple):
+        super().__init__(message)
+        self.field, self.at = field, at
 
 
 class _Strict(BaseModel):
@@ -50,7 +58,7 @@ class Context(_Strict):
     @model_validator(mode="after")
     def _fleet_needs_utilization(self) -> "Context":
         if self.have_a100_fleet and self.utilization is None:
-            raise ValueError("utilization is required when have_a100_fleet is true (0.55 means busy 55% of the time)")
+            raise FieldProblem(("utilization",), "required when have_a100_fleet is true (0.55 means busy 55% of the time)", ("have_a100_fleet",))
         return self
 
 
@@ -69,21 +77,21 @@ class WorkloadSpec(_Strict):
     @model_validator(mode="after")
     def _one_model(self) -> "WorkloadSpec":
         if self.model is not None and self.params_b is not None:
-            raise ValueError("give model or params_b, not both")
+            raise FieldProblem(("params_b",), "give model or params_b, not both", ("params_b",))
         return self
 
 
 class Scenario(_Strict):
     name: Optional[str] = Field(None, min_length=1, max_length=200, description="default: the file's stem")
-    context: Context
-    workload: WorkloadSpec = WorkloadSpec()
+    context: Context = Field(Context(), description="the team's situation (every field has a default)")
+    workload: WorkloadSpec = Field(WorkloadSpec(), description="what is served (every field has a default)")
     prices: dict[str, float] = Field(default_factory=dict, description="USD per GPU-hour by catalog GPU id")
 
     @model_validator(mode="after")
     def _prices_positive(self) -> "Scenario":
         for gpu_id, price in self.prices.items():
             if not price > 0:
-                raise ValueError(f"prices.{gpu_id} must be greater than 0")
+                raise FieldProblem(("prices", gpu_id), "a price must be greater than 0 USD per GPU-hour", ("prices", gpu_id))
         return self
 
     @property
@@ -100,6 +108,13 @@ class Loaded:
     scenario: Optional[Scenario] = None
     error: Optional[str] = None
     raw: object = None  # the input as read, kept for the audit log
+    doc: Optional[yamlio.Document] = field(default=None, repr=False, compare=False)
+    prefix: tuple = ()  # where this scenario sits in its file
+
+    def where(self, fields: tuple = ()) -> str:
+        """``file:line`` of a field of this scenario (the nearest line known), for error messages."""
+        line = self.doc.line_of(self.prefix + tuple(fields)) if self.doc else None
+        return f"{self.source}:{line}" if line else self.source
 
 
 def check_against_catalog(s: Scenario, catalog: Catalog) -> None:
@@ -107,19 +122,20 @@ def check_against_catalog(s: Scenario, catalog: Catalog) -> None:
     w = s.workload
     if w.model is not None and w.model not in catalog.models:
         catalog_hint = _close(w.model, catalog.models)
-        raise InputError(f"workload.model: unknown model {w.model!r}", catalog_hint or "`advisor models` lists them")
+        raise InputError(f"workload.model: unknown model {w.model!r}", catalog_hint or "`advisor models` lists them", ("workload", "model"))
     for gpu_id in s.prices:
         if gpu_id not in catalog.gpus:
-            raise InputError(f"prices: unknown GPU {gpu_id!r}", _close(gpu_id, catalog.gpus) or "`advisor gpus` lists them")
+            raise InputError(f"prices.{gpu_id}: unknown GPU {gpu_id!r}", _close(gpu_id, catalog.gpus) or "`advisor gpus` lists them", ("prices", gpu_id))
     if s.context.using_fp8 and w.precision not in (None, "fp8"):
         raise InputError(
-            f"workload.precision: {w.precision} contradicts context.using_fp8: true", "set precision: fp8 or using_fp8: false"
+            f"workload.precision: {w.precision} contradicts context.using_fp8: true", "set precision: fp8 or using_fp8: false",
+            ("workload", "precision"),
         )
     model = catalog.models.get(w.model or (DEFAULT_MODEL if w.params_b is None else ""))
     if model is not None and model.max_context and w.prompt_tokens + w.output_tokens > model.max_context:
         raise InputError(
             f"workload: {w.prompt_tokens} prompt + {w.output_tokens} output tokens exceed {model.id}'s context of {model.max_context}",
-            "shorten prompt_tokens or output_tokens",
+            "shorten prompt_tokens or output_tokens", ("workload",),
         )
 
 
@@ -142,10 +158,13 @@ def parse(source: str, raw: bytes, stem: Optional[str] = None) -> list[Loaded]:
     """Every scenario in one file's bytes; errors are returned as Loaded items, never raised."""
     stem = stem or (Path(source).stem if source != "<stdin>" else "stdin")
     try:
-        doc = yamlio.load(raw, want_lines=True)
+        doc = yamlio.load(raw, want_lines=True, keep_duplicates=True)
     except yamlio.YamlError as exc:
         where = f"{source}:{exc.line}" if exc.line else source
         return [Loaded(source, stem, error=f"{where}: {exc.message}")]
+    for dup in doc.duplicates:
+        if not (dup.path and len(dup.path) > 2 and dup.path[0] == "scenarios" and isinstance(dup.path[1], int)):
+            return [Loaded(source, stem, error=_duplicate(source, stem, dup, dup.path or ()))]
     data = doc.data
     if isinstance(data, dict) and "scenarios" in data:
         extra = sorted(set(data) - {"scenarios"})
@@ -156,12 +175,15 @@ def parse(source: str, raw: bytes, stem: Optional[str] = None) -> list[Loaded]:
             return [Loaded(source, stem, error=f"{source}: scenarios: must be a non-empty list of scenarios")]
         return [_one(source, f"{stem}[{i}]", item, doc, ("scenarios", i)) for i, item in enumerate(items)]
     if data is None:
-        return [Loaded(source, stem, error=f"{source}: empty file (a scenario needs at least context:)")]
+        return [Loaded(source, stem, error=f"{source}: empty file (a scenario has context:, workload: and prices:; `advisor schema` describes them)")]
     return [_one(source, stem, data, doc, ())]
 
 
 def _one(source: str, default_name: str, data, doc: yamlio.Document, prefix: tuple) -> Loaded:
     name = data.get("name") if isinstance(data, dict) and isinstance(data.get("name"), str) and data.get("name") else default_name
+    dup = next((d for d in doc.duplicates if d.path and d.path[: len(prefix)] == prefix), None)
+    if dup is not None:
+        return Loaded(source, name, error=_duplicate(source, name, dup, dup.path[len(prefix):]), raw=_jsonable(data))
     if not isinstance(data, dict):
         return Loaded(source, name, error=f"{source}: scenario {name}: expected a mapping with context:, got {_kind(data)}", raw=_jsonable(data))
     try:
@@ -170,15 +192,24 @@ def _one(source: str, default_name: str, data, doc: yamlio.Document, prefix: tup
         return Loaded(source, name, error=_describe(source, name, exc, doc, prefix), raw=_jsonable(data))
     if scenario.name is None:
         scenario = scenario.model_copy(update={"name": name})
-    return Loaded(source, name, scenario=scenario, raw=_jsonable(data))
+    return Loaded(source, name, scenario=scenario, raw=_jsonable(data), doc=doc, prefix=prefix)
+
+
+def _duplicate(source: str, name: str, dup: yamlio.YamlError, field: tuple) -> str:
+    where = ".".join(map(str, field)) or "(file)"
+    return f"{source}:{dup.line}: scenario {name}: {where}: {dup.message} (YAML keeps only one; delete the other)"
 
 
 def _describe(source: str, name: str, exc: ValidationError, doc: yamlio.Document, prefix: tuple) -> str:
     """The first validation error as one sentence: file:line, scenario, field, problem, hint."""
     err = exc.errors(include_url=False)[0]
     loc = tuple(p for p in err["loc"] if not isinstance(p, str) or not p.startswith("function-"))
+    problem = (err.get("ctx") or {}).get("error")
+    at = loc
+    if isinstance(problem, FieldProblem):
+        loc, at = loc + problem.field, loc + problem.at
     field = ".".join(str(p) for p in loc) or "(scenario)"
-    line = doc.line_of(prefix + loc)
+    line = doc.line_of(prefix + at)
     where = f"{source}:{line}" if line else source
     kind, msg = err["type"], err["msg"]
     hint = ""
@@ -192,7 +223,7 @@ def _describe(source: str, name: str, exc: ValidationError, doc: yamlio.Document
     elif kind.startswith(("bool", "int", "float", "string", "literal", "dict")):
         msg = f"{msg}, got {_kind(err.get('input'))} {_short(err.get('input'))}"
     elif kind == "value_error":
-        msg = msg.removeprefix("Value error, ")
+        msg = str(problem) if problem is not None else msg.removeprefix("Value error, ")
     if kind == "literal_error" and loc[-1] == "precision":
         hint = f" (one of {', '.join(PRECISIONS)})"
     return f"{where}: scenario {name}: {field}: {msg}{hint}"

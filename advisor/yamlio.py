@@ -26,10 +26,12 @@ Path = tuple  # a path into the loaded data: keys and list indexes
 class YamlError(Exception):
     """A file that is not acceptable YAML; ``line`` is 1-based when known."""
 
-    def __init__(self, message: str, line: int | None = None):
+    def __init__(self, message: str, line: int | None = None, path: Path | None = None, key=None):
         super().__init__(message)
         self.message = message
         self.line = line
+        self.path = path  # where in the data, when known (duplicate keys)
+        self.key = key
 
 
 @dataclass
@@ -38,6 +40,7 @@ class Document:
 
     data: Any
     lines: dict[Path, int] = field(default_factory=dict)
+    duplicates: list[YamlError] = field(default_factory=list)  # with keep_duplicates, each with its path
 
     def line_of(self, path: Path) -> int | None:
         """The line of ``path`` or of its nearest ancestor that has one."""
@@ -50,6 +53,11 @@ class Document:
 
 
 class _StrictLoader(_SafeLoader):
+    def __init__(self, stream, keep_duplicates: bool = False):
+        super().__init__(stream)
+        self.keep_duplicates = keep_duplicates
+        self.duplicates: list[YamlError] = []
+
     def construct_mapping(self, node, deep=False):
         if isinstance(node, yaml.MappingNode):
             self.flatten_mapping(node)
@@ -61,7 +69,10 @@ class _StrictLoader(_SafeLoader):
                 except TypeError:
                     raise YamlError("a mapping key must be a plain value", key_node.start_mark.line + 1)
                 if duplicate:
-                    raise YamlError(f"duplicate key {key!r}", key_node.start_mark.line + 1)
+                    error = YamlError(f"duplicate key {key!r}", key_node.start_mark.line + 1, key=key)
+                    if not self.keep_duplicates:
+                        raise error
+                    self.duplicates.append(error)
                 seen.add(key)
         return super().construct_mapping(node, deep)
 
@@ -98,20 +109,41 @@ def _children(node) -> list:
 
 
 def _record_lines(node, path: Path, lines: dict) -> None:
-    stack = [(node, path)]
+    """The line of each value; for a mapping entry, the line of its key (where a reader looks)."""
+    stack = [(node, path, node.start_mark.line + 1)]
     while stack:
-        node, path = stack.pop()
-        lines[path] = node.start_mark.line + 1
+        node, path, line = stack.pop()
+        lines[path] = line
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
                 if isinstance(key_node, yaml.ScalarNode):
+                    stack.append((value_node, path + (key_node.value,), key_node.start_mark.line + 1))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((child, path + (i,), child.start_mark.line + 1) for i, child in enumerate(node.value))
+
+
+def _path_of_key(root, line: int, key) -> Path | None:
+    """The path of the mapping key written on ``line`` (for a duplicate key's error)."""
+    stack = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    if key_node.start_mark.line + 1 == line and key_node.value == str(key):
+                        return path + (key,)
                     stack.append((value_node, path + (key_node.value,)))
         elif isinstance(node, yaml.SequenceNode):
             stack.extend((child, path + (i,)) for i, child in enumerate(node.value))
+    return None
 
 
-def load(text: str | bytes, *, want_lines: bool = False) -> Document:
-    """Parse one YAML document safely; raises YamlError with a line number on any problem."""
+def load(text: str | bytes, *, want_lines: bool = False, keep_duplicates: bool = False) -> Document:
+    """Parse one YAML document safely; raises YamlError with a line number on any problem.
+
+    ``keep_duplicates`` reports duplicate keys in ``Document.duplicates`` (each with its path)
+    instead of raising, so that a file of several scenarios can reject only the one at fault.
+    """
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -119,18 +151,22 @@ def load(text: str | bytes, *, want_lines: bool = False) -> Document:
             raise YamlError(f"not UTF-8 text (byte {exc.start} is {text[exc.start]:#04x})") from None
     if "\x00" in text:
         raise YamlError("binary data, not YAML text", text[: text.index("\x00")].count("\n") + 1)
-    loader = _StrictLoader(text)
+    loader = _StrictLoader(text, keep_duplicates)
     try:
         node = loader.get_single_node()
         if node is None:
             return Document(None)
         _check_shape(node)
         data = loader.construct_document(node)
-    except YamlError:
+    except YamlError as exc:
+        if exc.key is not None:  # name the field: the path of the duplicate
+            exc.path = _path_of_key(node, exc.line, exc.key)
         raise
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
+        if exc.context and exc.problem and exc.context_mark and exc.problem_mark and exc.context_mark.line != exc.problem_mark.line:
+            problem += f" ({exc.context} that starts on line {exc.context_mark.line + 1})"  # where to look
         raise YamlError(problem, mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:
         raise YamlError(str(exc).splitlines()[0] or "invalid YAML") from None
@@ -141,5 +177,7 @@ def load(text: str | bytes, *, want_lines: bool = False) -> Document:
     lines: dict[Path, int] = {}
     if want_lines:
         _record_lines(node, (), lines)
-    return Document(data, lines)
+    for error in loader.duplicates:
+        error.path = _path_of_key(node, error.line, error.key)
+    return Document(data, lines, loader.duplicates)
 

@@ -1,0 +1,117 @@
+"""Scenario files: each kind of bad input is one sentence naming file:line, scenario and field,
+exit 1, and the good scenarios beside it are still decided."""
+
+import json
+
+import pytest
+from advisor import scenario as scen
+from conftest import REPO, run_cli
+
+
+def _errors(text: str, name: str = "s.yaml") -> list[str]:
+    return [l.error for l in scen.parse(name, text.encode()) if l.error]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("context:\n  starting_fresh: true\n  utilisation: 0.5\n",
+     "s.yaml:3: scenario s: context.utilisation: unknown key 'utilisation' (did you mean utilization?)"),
+    ("contxt:\n  starting_fresh: true\n",
+     "s.yaml:1: scenario s: contxt: unknown key 'contxt' (did you mean context?)"),
+    ("context:\n  starting_fresh: true\n  starting_fresh: false\n",
+     "s.yaml:3: scenario s: context.starting_fresh: duplicate key 'starting_fresh' (YAML keeps only one; delete the other)"),
+    ("context:\n  starting_fresh: yes please\n",
+     "s.yaml:2: scenario s: context.starting_fresh: Input should be a valid boolean, got a string 'yes please'"),
+    ("context:\n  have_a100_fleet: true\n  utilization: '0.5'\n",
+     "s.yaml:3: scenario s: context.utilization: Input should be a valid number, got a string '0.5'"),
+    ("context:\n  have_a100_fleet: true\n  utilization: .nan\n",
+     "s.yaml:3: scenario s: context.utilization: Input should be a finite number"),
+    ("workload:\n  tokens_per_day: .inf\n",
+     "s.yaml:2: scenario s: workload.tokens_per_day: Input should be a finite number"),
+    ("context:\n  have_a100_fleet: true\n  utilization: 1.5\n",
+     "s.yaml:3: scenario s: context.utilization: Input should be less than or equal to 1"),
+    ("context:\n  have_a100_fleet: true\n",
+     "s.yaml:2: scenario s: context.utilization: required when have_a100_fleet is true"),
+    ("workload:\n  model: llama-2-7b\n  params_b: 7\n",
+     "s.yaml:3: scenario s: workload.params_b: give model or params_b, not both"),
+    ("context:\n  optimize_for: speed\n",
+     "s.yaml:2: scenario s: context.optimize_for: Input should be 'latency', 'cost_per_token', 'throughput_per_gpu' or 'availability'"),
+    ("workload:\n  precision: fp4\n",
+     "s.yaml:2: scenario s: workload.precision: Input should be"),
+    ("prices:\n  a100-80gb: 2.0\n  h100-80gb: 0\n",
+     "s.yaml:3: scenario s: prices.h100-80gb: a price must be greater than 0 USD per GPU-hour"),
+    ("prices:\n  h100-80gb: cheap\n",
+     "s.yaml:2: scenario s: prices.h100-80gb: Input should be a valid number, got a string 'cheap'"),
+    ("- just\n- a list\n", "s.yaml: scenario s: expected a mapping with context:, got a list"),
+    ("", "s.yaml: empty file"),
+    ("context: {starting_fresh: true\n", "s.yaml:2: did not find expected ',' or '}'"),
+    ("scenarios: []\n", "s.yaml: scenarios: must be a non-empty list of scenarios"),
+])
+def test_bad_input_is_one_sentence_naming_file_line_scenario_and_field(text, expected):
+    (error,) = _errors(text)
+    assert error.startswith(expected), error
+    assert "\n" not in error
+
+
+def test_a_named_scenario_in_a_list_is_named_by_its_name_or_index():
+    errors = _errors("scenarios:\n  - name: ok\n  - name: bad-one\n    context: {using_fp8: 1}\n  - context: {stage: prod}\n")
+    assert errors[0].startswith("s.yaml:4: scenario bad-one: context.using_fp8:")
+    assert errors[1].startswith("s.yaml:5: scenario s[2]: context.stage:")
+
+
+def test_a_duplicate_key_rejects_only_its_own_scenario():
+    loaded = scen.parse("s.yaml", b"scenarios:\n  - context: {stage: production}\n  - context:\n      stage: production\n      stage: experimentation\n")
+    assert loaded[0].scenario is not None and loaded[0].error is None
+    assert loaded[1].error.startswith("s.yaml:5: scenario s[1]: context.stage: duplicate key 'stage'")
+
+
+def test_defaults_give_a_valid_scenario():
+    (loaded,) = scen.parse("s.yaml", b"{}\n")
+    s = loaded.scenario
+    assert s.name == "s" and s.workload.model is None and s.workload.batch == scen.DEFAULT_BATCH
+    assert s.precision == "fp16" and not s.context.starting_fresh
+
+
+def test_a_batch_with_good_and_bad_input_decides_the_good_and_exits_1(tmp_path):
+    (tmp_path / "good.yaml").write_text("context: {starting_fresh: true, can_afford_h100: true}\n")
+    (tmp_path / "bad.yaml").write_text("context: {starting_fresh: true, can_afford_h100: maybe}\n")
+    (tmp_path / "model.yaml").write_text("name: typo\nworkload:\n  model: llama-2-7OB\n")
+    (tmp_path / "binary.yaml").write_bytes(b"\x00\x01\x02")
+    (tmp_path / "notes.txt").write_text("not a scenario: ignored, only *.yaml / *.yml are read\n")
+    proc = run_cli("run", str(tmp_path), str(tmp_path / "missing.yaml"), "--format", "json", "--no-audit")
+    assert proc.returncode == 1
+    out = json.loads(proc.stdout)
+    assert [d["scenario"] for d in out["decisions"]] == ["good"]
+    assert out["decisions"][0]["recommendation"]["text"] == "H100 - better investment for the future"
+    messages = {e["scenario"]: e["message"] for e in out["errors"]}
+    assert set(messages) == {"bad", "typo", "binary", None}
+    assert messages["typo"] == (f"{tmp_path / 'model.yaml'}:3: scenario typo: workload.model: unknown model 'llama-2-7OB' "
+                                "(did you mean llama-2-7b, llama-2-70b?)")
+    assert messages[None] == f"{tmp_path / 'missing.yaml'}: no such file or directory"
+    stderr = proc.stderr.splitlines()
+    assert len(stderr) == 5 and stderr[-1] == "advisor: 1 decided, 4 invalid" and "Traceback" not in proc.stderr
+
+
+def test_stdin_is_read_with_dash():
+    proc = run_cli("run", "-", "--format", "json", "--no-audit", input="context: {can_use_spot: true}\n")
+    assert proc.returncode == 0, proc.stderr
+    (d,) = json.loads(proc.stdout)["decisions"]
+    assert d["scenario"] == "stdin" and d["recommendation"]["id"] == "mix-spot"
+
+
+def test_schema_is_a_json_schema_that_describes_the_shipped_scenarios():
+    proc = run_cli("schema")
+    assert proc.returncode == 0
+    schema = json.loads(proc.stdout)
+    assert schema["$schema"].startswith("https://json-schema.org/")
+    context = schema["$defs"]["Context"]
+    assert context["additionalProperties"] is False
+    assert {"starting_fresh", "can_afford_h100", "monthly_budget_usd", "have_a100_fleet", "utilization", "can_use_spot",
+            "using_fp8", "optimize_for", "stage", "h100_wait_weeks"} == set(context["properties"])
+    # every key used in a shipped scenario is one the schema knows
+    import yaml
+    for path in (REPO / "scenarios").glob("*.yaml"):
+        data = yaml.safe_load(path.read_text())
+        for item in data.get("scenarios", [data]):
+            assert set(item) <= set(schema["$defs"]["Scenario"]["properties"]), path
+            assert set(item.get("context", {})) <= set(context["properties"]), path
+            assert set(item.get("workload", {})) <= set(schema["$defs"]["WorkloadSpec"]["properties"]), path
