@@ -1,5 +1,7 @@
 """Decisions: the shipped scenarios, the seed's practical_recommendation, engine vs evaluator."""
 
+import csv
+import io
 import itertools
 import json
 import re
@@ -101,3 +103,17 @@ def test_cost_per_token_factor_is_resolved_from_the_costs_at_the_scenarios_price
     assert pick(cheap_h100)["seed_choice"] == "Depends on utilization"
     ratio = lambda d: d.costs["h100-80gb"]["cost_per_million_tokens"] / d.costs["a100-80gb"]["cost_per_million_tokens"]
     assert ratio(cheap_h100) < 1 < ratio(dear_h100)
+
+
+def test_csv_and_markdown_carry_the_same_verdicts_as_json():
+    as_json = json.loads(run_cli("run", str(REPO / "scenarios"), "--format", "json", "--no-audit").stdout)["decisions"]
+    want = {d["scenario"]: (d["recommendation"]["text"], d["recommendation"]["gpu"]) for d in as_json}
+    proc = run_cli("run", str(REPO / "scenarios"), "--format", "csv", "--no-audit")
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(io.StringIO(proc.stdout)))
+    assert {r["scenario"]: (r["text"], r["gpu"]) for r in rows} == want
+    assert all(float(r["a100_80gb_usd_per_m_tokens"]) > 0 and len(r["rules_revision"]) == 64 for r in rows)
+    md = run_cli("run", str(REPO / "scenarios"), "--format", "markdown", "--no-audit").stdout.splitlines()
+    assert md[0].startswith("| scenario | verdict | GPU |") and set(md[1]) <= set("|-")
+    cells = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[1] for line in md[2:]}
+    assert cells == {name: text for name, (text, _) in want.items()}
