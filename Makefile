@@ -1,5 +1,5 @@
 # Two commands set everything up on a fresh machine:
-#   make run    create .venv, install advisor, start the guided session
+#   make run    create .venv, install advisor, start the guided session (advisor ask)
 #   make test   same set-up, then the whole test suite
 # durable-rules builds a C extension: gcc and the Python headers must be present.
 
@@ -13,7 +13,7 @@ PYTHON ?= $(shell for p in python3.11 python3.12 python3.10 python3; do \
 .PHONY: run test bench install check-python clean
 
 run: install
-	$(BIN)/advisor compare --model llama-2-70b
+	$(BIN)/advisor ask
 
 test: install
 	$(BIN)/advisor rules check
@@ -36,7 +36,9 @@ $(VENV)/.deps: pyproject.toml | check-python
 	$(BIN)/python -m pip install --quiet '.[test]'
 	touch $@
 
+# build/ is removed first: setuptools would otherwise ship files deleted from the tree since.
 install: $(VENV)/.deps
+	rm -rf build
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --force-reinstall .
 
 clean:

@@ -45,19 +45,24 @@ def expand(paths: list[str]) -> Iterator[Union[str, Failure]]:
 def run(advisor: Advisor, paths: list[str]) -> Iterator[Result]:
     """Decide every scenario in ``paths``, in order, yielding a decision or a failure for each."""
     for item in expand(paths):
-        if isinstance(item, Failure):
-            yield item
+        yield from run_one(advisor, item)
+
+
+def run_one(advisor: Advisor, item: Union[str, Failure]) -> Iterator[Result]:
+    """Decide every scenario of one expanded path (a failure from ``expand`` passes through)."""
+    if isinstance(item, Failure):
+        yield item
+        return
+    try:
+        source, raw = scen.read_source(item)
+    except AdvisorError as exc:
+        yield Failure(item, None, str(exc))
+        return
+    for loaded in scen.parse(source, raw):
+        if loaded.error:
+            yield Failure(source, loaded.name, loaded.error)
             continue
         try:
-            source, raw = scen.read_source(item)
+            yield advisor.decide(loaded.scenario, source, loaded.raw)
         except AdvisorError as exc:
-            yield Failure(item, None, str(exc))
-            continue
-        for loaded in scen.parse(source, raw):
-            if loaded.error:
-                yield Failure(source, loaded.name, loaded.error)
-                continue
-            try:
-                yield advisor.decide(loaded.scenario, source, loaded.raw)
-            except AdvisorError as exc:
-                yield Failure(source, loaded.name, f"{loaded.where(exc.field)}: scenario {loaded.name}: {exc}")
+            yield Failure(source, loaded.name, f"{loaded.where(exc.field)}: scenario {loaded.name}: {exc}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -17,6 +18,7 @@ from . import __version__
 
 PRECISION_CHOICES = ("fp16", "bf16", "fp8", "int8", "int4")
 FORMATS = ("table", "json")
+DECISION_FORMATS = ("table", "json", "csv", "markdown")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -88,6 +90,23 @@ def _workload_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
 
 
+def _rules_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rules", metavar="DIR", help="rules directory (default: the shipped rules)")
+
+
+def _audit_options(p: argparse.ArgumentParser, recording: bool) -> None:
+    p.add_argument("--audit-db", metavar="PATH", help="audit store (default: $ADVISOR_AUDIT_DB, else $XDG_STATE_HOME/advisor/audit.sqlite3)")
+    if recording:
+        p.add_argument("--no-audit", action="store_true", help="do not record the decisions in the audit store")
+
+
+def _deciding_options(p: argparse.ArgumentParser) -> None:
+    """What every command that makes decisions takes: the rules, the output format, the audit store."""
+    _rules_option(p)
+    p.add_argument("--format", choices=DECISION_FORMATS, default="table", help="output format (default: table)")
+    _audit_options(p, recording=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="advisor", description="GPU procurement advisor for LLM inference: H100 or A100, with the figures behind it.")
     parser.add_argument("--version", action="version", version=f"advisor {__version__}")
@@ -130,10 +149,61 @@ def build_parser() -> argparse.ArgumentParser:
         "2 usage or rules error.",
     )
     run.add_argument("paths", nargs="+", metavar="PATH", help="scenario file, directory, or - for stdin")
-    run.add_argument("--rules", metavar="DIR", help="rules directory (default: the shipped rules)")
-    run.add_argument("--format", choices=("table", "json", "csv", "markdown"), default="table")
-    run.add_argument("--no-audit", action="store_true", help="do not record the decisions in the audit store")
+    _deciding_options(run)
     run.set_defaults(handler=_run)
+
+    ask = sub.add_parser(
+        "ask", help="guided session: answer questions, get a recommendation",
+        description="Answer questions about your situation, workload and prices (Enter keeps the default), get the "
+        "recommendation with its figures and reasons, and optionally save the answers as a scenario file. Needs a terminal.",
+    )
+    ask.add_argument("--from", dest="from_file", metavar="FILE", help="pre-fill the answers from a scenario file")
+    ask.add_argument("--save", metavar="FILE", help="save the answers to FILE (a scenario file for `advisor run`)")
+    _deciding_options(ask)
+    ask.set_defaults(handler=_ask)
+
+    explain = sub.add_parser(
+        "explain", help="why a decision came out as it did",
+        description="The verdict; the derivation as a tree (facts and figures -> rules -> results); the overridden "
+        "matches; for every rule that did not fire, the first condition that failed and the actual value; the formulas "
+        "with the numbers put in. Of every scenario in FILE, or of a recorded decision (--id).",
+    )
+    which = explain.add_mutually_exclusive_group(required=True)
+    which.add_argument("file", nargs="?", metavar="FILE", help="scenario file")
+    which.add_argument("--id", metavar="ID", help="a recorded decision id (or a unique prefix of it)")
+    _rules_option(explain)
+    explain.add_argument("--format", choices=("text", "json"), default="text")
+    _audit_options(explain, recording=False)
+    explain.set_defaults(handler=_explain)
+
+    audit = sub.add_parser("audit", help="list, show, export and replay recorded decisions",
+                           description="The audit store: every decision of `run` and `ask` with its input, fired rules and rules revision.")
+    audit_sub = audit.add_subparsers(dest="audit_command", metavar="SUBCOMMAND", parser_class=_Parser, required=True)
+    listing = audit_sub.add_parser("list", help="recorded decisions, newest first", description="Recorded decisions, newest first.")
+    listing.add_argument("--limit", type=positive_int, default=20, metavar="N", help="at most N decisions (default: 20)")
+    listing.add_argument("--rule", metavar="ID", help="only decisions in which this rule fired")
+    listing.add_argument("--since", metavar="DATE", help="only decisions recorded at or after DATE (ISO: 2026-11-01 or 2026-11-01T09:30)")
+    listing.add_argument("--format", choices=FORMATS, default="table")
+    _audit_options(listing, recording=False)
+    listing.set_defaults(handler=_audit_list)
+    show = audit_sub.add_parser("show", help="one recorded decision", description="One recorded decision: input, result, fired rules.")
+    show.add_argument("id", metavar="ID", help="decision id, or a unique prefix of at least 4 characters")
+    show.add_argument("--format", choices=FORMATS, default="table")
+    _audit_options(show, recording=False)
+    show.set_defaults(handler=_audit_show)
+    export = audit_sub.add_parser("export", help="every recorded decision as JSON lines",
+                                  description="Every recorded decision, oldest first, one JSON object per line.")
+    export.add_argument("--format", choices=("jsonl",), default="jsonl")
+    _audit_options(export, recording=False)
+    export.set_defaults(handler=_audit_export)
+    replay = audit_sub.add_parser("replay", help="decide a recorded input again with the current rules",
+                                  description="Decide a recorded decision's input again with the current rules; show what "
+                                  "changed and whether the rules revision differs.")
+    replay.add_argument("id", metavar="ID", help="decision id, or a unique prefix of at least 4 characters")
+    _rules_option(replay)
+    replay.add_argument("--format", choices=FORMATS, default="table")
+    _audit_options(replay, recording=False)
+    replay.set_defaults(handler=_audit_replay)
 
     rules = sub.add_parser("rules", help="check or list the rules", description="Check or list the YAML rules.")
     rules_sub = rules.add_subparsers(dest="rules_command", metavar="SUBCOMMAND", parser_class=_Parser, required=True)
@@ -144,10 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("directory", nargs="?", metavar="DIR", help="rules directory (default: the shipped rules)")
     check.set_defaults(handler=_rules_check)
-    listing = rules_sub.add_parser("list", help="list the rules", description="Every rule with its ruleset, title and seed source.")
-    listing.add_argument("--rules", metavar="DIR", help="rules directory (default: the shipped rules)")
-    listing.add_argument("--format", choices=FORMATS, default="table")
-    listing.set_defaults(handler=_rules_list)
+    rules_list = rules_sub.add_parser("list", help="list the rules", description="Every rule with its ruleset, title and seed source.")
+    _rules_option(rules_list)
+    rules_list.add_argument("--format", choices=FORMATS, default="table")
+    rules_list.set_defaults(handler=_rules_list)
 
     schema = sub.add_parser("schema", help="print the JSON Schema of scenario files", description="JSON Schema of a scenario file, for editors.")
     schema.set_defaults(handler=_schema)
@@ -231,24 +301,222 @@ def _models(args) -> int:
 
 
 def _run(args) -> int:
-    from . import batch, render
+    from . import batch, render, term
     from .decision import Advisor
 
     advisor = Advisor(args.rules)
-    decisions, failures = [], []
-    for result in batch.run(advisor, args.paths):
-        if isinstance(result, batch.Failure):
-            failures.append(result)
-            print(f"advisor: invalid input: {result.message}", file=sys.stderr)
-        else:
-            decisions.append(result)
-    if args.format == "json":
-        print(render.decisions_json(decisions, failures))
-    elif decisions:
-        print({"table": render.decisions_table, "csv": render.decisions_csv, "markdown": render.decisions_markdown}[args.format](decisions))
+    paths = list(batch.expand(args.paths))
+    progress = term.Progress(sys.stderr, len(paths))
+    out = render.DecisionStream(args.format, sys.stdout, term.Palette(term.colour_enabled(sys.stdout)))
+    failures, files_done = [], 0
+    with _recorder(args, advisor.book) as record:
+        for item in paths:
+            for result in batch.run_one(advisor, item):
+                if isinstance(result, batch.Failure):
+                    failures.append(result)
+                    progress.close()
+                    print(f"advisor: invalid input: {result.message}", file=sys.stderr)
+                else:
+                    record(result)
+                    out.write(result)
+                progress.step(files_done, out.count, len(failures))
+            files_done += 1
+    progress.close()
+    out.close(failures)
     if failures:
-        print(f"advisor: {len(decisions)} decided, {len(failures)} invalid", file=sys.stderr)
+        print(f"advisor: {out.count} decided, {len(failures)} invalid", file=sys.stderr)
     return 1 if failures else 0
+
+
+@contextmanager
+def _recorder(args, book):
+    """Yields a function that records a decision in the audit store (in transactions), or does nothing."""
+    if getattr(args, "no_audit", False):
+        yield lambda decision: None
+        return
+    from .audit import Store
+
+    with Store.open(args.audit_db) as store, store.writer(book) as add:
+        yield add
+
+
+def _ask(args) -> int:
+    if not sys.stdin.isatty():
+        from .errors import UsageError
+
+        raise UsageError("advisor ask asks questions and needs a terminal", "without one, decide a saved scenario: advisor run FILE")
+    from prompt_toolkit.application import create_app_session
+    from prompt_toolkit.output import create_output
+
+    from . import questionnaire, render, scenario as scen, term
+    from .decision import Advisor
+    from .errors import InputError
+
+    advisor = Advisor(args.rules)
+    prefill, name = {}, "guided-session"
+    if args.from_file:
+        loaded = _first_scenario(args.from_file)
+        prefill, name = questionnaire.from_scenario(loaded.scenario), loaded.scenario.name
+    if args.save:
+        name = Path(args.save).stem
+        _check_writable(Path(args.save))
+    screen = sys.stdout if sys.stdout.isatty() else sys.stderr  # prompts never mix with data on a pipe
+    with create_app_session(output=create_output(stdout=screen)):
+        import questionary
+
+        session = questionnaire.Session(advisor.catalog, prefill,
+                                        say=lambda text: questionary.print(text, style="fg:ansicyan"),
+                                        help=lambda text: questionary.print(text, style="fg:ansibrightblack"))
+        answers = session.run()
+        data = questionnaire.to_scenario(answers, advisor.catalog, name)
+        loaded = scen.from_data(data, args.save or "<ask>", name)
+        if loaded.error:
+            raise InputError(loaded.error)
+        decision = advisor.decide(loaded.scenario, loaded.source, data)
+        with _recorder(args, advisor.book) as record:
+            record(decision)
+        palette = term.Palette(term.colour_enabled(sys.stdout))
+        if args.format == "table":
+            title = advisor.book.rule(decision.recommendation["rule"]).title
+            print("\n" + render.ask_summary(decision, title, palette, recorded=not args.no_audit))
+        else:
+            out = render.DecisionStream(args.format, sys.stdout, palette)
+            out.write(decision)
+            out.close([])
+        sys.stdout.flush()
+        target = args.save
+        if target is None and questionary.confirm("Save these answers as a scenario file?", default=False).unsafe_ask():
+            target = questionary.text("File name?", default=f"{name}.yaml", validate=_writable_answer).unsafe_ask()
+        if target:
+            scen.save(Path(target), data)
+            print(f"advisor: saved {target}; decide it again with: advisor run {target}", file=sys.stderr)
+    return 0
+
+
+def _writable_answer(text: str):
+    try:
+        _check_writable(Path(text.strip()))
+    except Exception as exc:  # noqa: BLE001 - the reason is shown in place
+        return str(exc)
+    return True
+
+
+def _check_writable(path: Path) -> None:
+    from .errors import UsageError
+
+    if not path.name or path.is_dir():
+        raise UsageError(f"{path} is a directory", "give a file name such as my-team.yaml")
+    if not path.parent.is_dir():
+        raise UsageError(f"{path.parent} is not a directory", "create it first or choose another place")
+    if path.suffix not in (".yaml", ".yml"):
+        raise UsageError(f"{path} does not end in .yaml or .yml", "`advisor run` reads *.yaml and *.yml")
+
+
+def _first_scenario(path: str):
+    from . import scenario as scen
+    from .errors import InputError
+
+    source, raw = scen.read_source(path)
+    loaded = scen.parse(source, raw)[0]
+    if loaded.error:
+        raise InputError(loaded.error)
+    return loaded
+
+
+def _explain(args) -> int:
+    from . import explain, render, term
+    from . import scenario as scen
+    from .decision import Advisor
+    from .errors import InputError
+
+    advisor = Advisor(args.rules)
+    items = []
+    if args.id:
+        from .audit import Store
+
+        with Store.open(args.audit_db, create=False) as store:
+            record = store.get(args.id)
+        loaded = scen.from_data(record.input, record.source, record.scenario)
+        items.append(explain.explain(record.decision, advisor.book, loaded.scenario, advisor.catalog))
+    else:
+        source, raw = scen.read_source(args.file)
+        for loaded in scen.parse(source, raw):
+            if loaded.error:
+                raise InputError(loaded.error)
+            decision = advisor.decide(loaded.scenario, source, loaded.raw)
+            items.append(explain.explain(decision.to_json(), advisor.book, loaded.scenario, advisor.catalog))
+    if args.format == "json":
+        print(render.to_json({"explanations": [e.to_json() for e in items]}))
+    else:
+        palette = term.Palette(term.colour_enabled(sys.stdout))
+        print("\n\n".join(render.explanation_text(e, palette) for e in items))
+    return 0
+
+
+def _open_store(args, create: bool = False):
+    from .audit import Store
+
+    return Store.open(args.audit_db, create=create)
+
+
+def _audit_list(args) -> int:
+    from . import render
+    from .audit import default_path
+
+    path = Path(args.audit_db) if args.audit_db else default_path()
+    records = []
+    if path.exists():
+        with _open_store(args) as store:
+            records = store.list(limit=args.limit, rule=args.rule, since=args.since)
+    else:
+        print(f"advisor: nothing recorded yet in {path}", file=sys.stderr)
+    print(render.audit_list_json(records) if args.format == "json" else render.audit_list_table(records))
+    return 0
+
+
+def _audit_show(args) -> int:
+    from . import render, term
+    from .decision import Decision
+
+    with _open_store(args) as store:
+        record = store.get(args.id)
+    if args.format == "json":
+        print(render.to_json(record.to_json()))
+    else:
+        print(render.record_text(record, Decision(**record.decision), term.Palette(term.colour_enabled(sys.stdout))))
+    return 0
+
+
+def _audit_export(args) -> int:
+    import json
+
+    from .audit import default_path
+    from .render import JSON_VERSION
+
+    path = Path(args.audit_db) if args.audit_db else default_path()
+    if not path.exists():
+        print(f"advisor: nothing recorded yet in {path}", file=sys.stderr)
+        return 0
+    with _open_store(args) as store:
+        for record in store.iter_all():
+            sys.stdout.write(json.dumps({"version": JSON_VERSION, **record.to_json()}, ensure_ascii=False) + "\n")
+    return 0
+
+
+def _audit_replay(args) -> int:
+    from . import render, term
+    from .decision import Advisor
+
+    advisor = Advisor(args.rules)
+    with _open_store(args) as store:
+        record = store.get(args.id)
+        stored_rules = store.rules_of(record.rules_revision)
+    result = advisor.replay(record, stored_rules)
+    if args.format == "json":
+        print(render.to_json(result))
+    else:
+        print(render.replay_text(result, term.Palette(term.colour_enabled(sys.stdout))))
+    return 0
 
 
 def _rules_check(args) -> int:

@@ -32,7 +32,8 @@ class Decision:
     rules_revision: str
     advisor_version: str
     notes: list = field(default_factory=list)
-    input: Optional[dict] = None
+    input: Optional[dict] = None  # the scenario as given
+    facts: Optional[dict] = None  # every fact value the rules saw (for audits and why-not)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -48,6 +49,27 @@ class Advisor:
         catalog_files = sorted(resources.catalog_dir().glob("*.yaml"))
         self.book = rulelang.load(directory, self.schema, catalog_files)
         self.engine = engine.for_book(self.book, self.schema)
+
+    def replay(self, record, stored_rules: Optional[dict] = None) -> dict:
+        """Decide an audit record's input again with these rules; what changed, rule by rule."""
+        from .scenario import from_data
+
+        loaded = from_data(record.input, record.source, record.scenario)
+        if loaded.error:
+            replayed, changes = None, [{"what": "input", "before": "valid", "after": loaded.error}]
+        else:
+            replayed = self.decide(loaded.scenario, record.source, record.input).to_json()
+            changes = differences(record.decision, replayed)
+        current = rulelang.rule_digests(self.book)
+        rules_changed = None
+        if stored_rules is not None:
+            rules_changed = {"modified": sorted(r for r in current if r in stored_rules and current[r] != stored_rules[r]),
+                             "added": sorted(set(current) - set(stored_rules)),
+                             "removed": sorted(set(stored_rules) - set(current))}
+        return {"decision_id": record.decision_id, "scenario": record.scenario,
+                "rules_revision": {"stored": record.rules_revision, "current": self.book.revision,
+                                   "changed": record.rules_revision != self.book.revision},
+                "rules_changed": rules_changed, "changes": changes, "stored": record.decision, "replayed": replayed}
 
     def decide(self, scenario: Scenario, source: str = "", raw: Optional[dict] = None) -> Decision:
         check_against_catalog(scenario, self.catalog)
@@ -99,6 +121,7 @@ def assemble(book: rulelang.RuleBook, scenario: Scenario, source: str, facts: fa
         advisor_version=__version__,
         notes=facts.notes,
         input=raw if raw is not None else scenario.model_dump(mode="json", exclude_none=True),
+        facts=dict(values),
     )
 
 
@@ -108,3 +131,27 @@ def _filled(spec: dict, values: dict) -> dict:
 
 def _rounded(costs: dict) -> dict:
     return {gpu: {k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()} for gpu, figures in costs.items()}
+
+
+def differences(before: dict, after: dict) -> list[dict]:
+    """What a replay changed, item by item: [{what, before, after}] (decisions as JSON)."""
+    changes = []
+
+    def note(what, old, new):
+        if old != new:
+            changes.append({"what": what, "before": old, "after": new})
+
+    for key in ("id", "text", "gpu", "rule"):
+        note(f"recommendation.{key}", before["recommendation"].get(key), after["recommendation"].get(key))
+    old_f = {f["factor"]: f["choice"] for f in before["factors"]}
+    new_f = {f["factor"]: f["choice"] for f in after["factors"]}
+    for name in sorted(set(old_f) | set(new_f)):
+        note(f"factor {name}", old_f.get(name), new_f.get(name))
+    old_a = sorted(f"{a['gpu']}:{a['id']}" for a in before["advantages"])
+    new_a = sorted(f"{a['gpu']}:{a['id']}" for a in after["advantages"])
+    note("advantages", " ".join(old_a) or "none", " ".join(new_a) or "none")
+    note("fired rules", " ".join(f["rule"] for f in before["fired_rules"]), " ".join(f["rule"] for f in after["fired_rules"]))
+    for gpu in sorted(set(before["costs"]) | set(after["costs"])):
+        for key in ("gpus", "cost_per_million_tokens"):
+            note(f"costs.{gpu}.{key}", before["costs"].get(gpu, {}).get(key), after["costs"].get(gpu, {}).get(key))
+    return changes

@@ -94,7 +94,7 @@ class Facts:
 def build(scenario: Scenario, catalog: Catalog) -> Facts:
     """Compute every fact of ``scenario``: context and workload as given, cost figures per GPU."""
     ctx, w = scenario.context, scenario.workload
-    model = catalog.model(w.model) if w.model else catalog.custom(w.params_b) if w.params_b else catalog.model(DEFAULT_MODEL)
+    model = model_of(scenario, catalog)
     precision = scenario.precision
     values: dict[str, object] = {f"context.{k}": v for k, v in ctx.model_dump().items() if v is not None}
     values.update({
@@ -111,7 +111,7 @@ def build(scenario: Scenario, catalog: Catalog) -> Facts:
         values["workload.max_ms_per_token"] = w.max_ms_per_token
     notes: list[str] = []
 
-    costs = {gpu_id: _cost(scenario, catalog, gpu_id, model, precision, notes) for gpu_id in catalog.gpus}
+    costs = {gpu_id: _cost(scenario, catalog, gpu_id, precision, notes) for gpu_id in catalog.gpus}
     for gpu_id, figures in costs.items():
         for key, value in figures.items():
             if key in ("fits", "price_usd_per_hour", "gpus", "replicas", "utilization", "cost_per_million_tokens", "monthly_cost_usd",
@@ -144,14 +144,26 @@ def build(scenario: Scenario, catalog: Catalog) -> Facts:
     return Facts(values, costs, notes)
 
 
-def _cost(scenario: Scenario, catalog: Catalog, gpu_id: str, model, precision: str, notes: list) -> dict:
+def model_of(scenario: Scenario, catalog: Catalog):
+    w = scenario.workload
+    return catalog.model(w.model) if w.model else catalog.custom(w.params_b) if w.params_b else catalog.model(DEFAULT_MODEL)
+
+
+def workload_on(scenario: Scenario, catalog: Catalog, gpu_id: str) -> Workload:
+    """The scenario's workload as served on ``gpu_id``: at fp16 where the GPU lacks the precision."""
+    w = scenario.workload
+    precision = scenario.precision if catalog.gpu(gpu_id).supports(scenario.precision) else "fp16"
+    return Workload(model=model_of(scenario, catalog), precision=precision, batch=w.batch, prompt_tokens=w.prompt_tokens,
+                    output_tokens=w.output_tokens, max_ms_per_token=w.max_ms_per_token)
+
+
+def _cost(scenario: Scenario, catalog: Catalog, gpu_id: str, precision: str, notes: list) -> dict:
     ctx, w = scenario.context, scenario.workload
     gpu = catalog.gpu(gpu_id)
-    if not gpu.supports(precision):
-        notes.append(f"{gpu_id} has no {precision.upper()}: costed at fp16")
-        precision = "fp16"
-    workload = Workload(model=model, precision=precision, batch=w.batch, prompt_tokens=w.prompt_tokens,
-                        output_tokens=w.output_tokens, max_ms_per_token=w.max_ms_per_token)
+    workload = workload_on(scenario, catalog, gpu_id)
+    if workload.precision != precision:
+        notes.append(f"{gpu_id} has no {precision.upper()}: costed at {workload.precision}")
+        precision = workload.precision
     est = estimate(catalog, gpu, workload, price_usd_per_hour=scenario.prices.get(gpu_id))
     figures = {"precision": precision, "fits": est.fits, "gpus": est.gpus, "price_usd_per_hour": est.price_usd_per_hour,
                "gpus_reason": est.gpus_reason}
@@ -178,13 +190,3 @@ def _cost(scenario: Scenario, catalog: Catalog, gpu_id: str, model, precision: s
     if w.max_ms_per_token is not None:
         figures["meets_latency"] = est.decode_ms_per_token <= w.max_ms_per_token
     return figures
-
-
-def format_value(value) -> str:
-    """How a fact value reads in explanations."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Optional, Sequence
 
+from .term import PLAIN
+
 JSON_VERSION = 1
 
 
@@ -167,29 +169,70 @@ def _cost_cells(decision) -> list[str]:
     return cells
 
 
-def decisions_table(decisions, short_revision: int = 12) -> str:
-    blocks = []
-    for d in decisions:
-        rec = d.recommendation
-        lines = [f"{d.scenario}  ({d.source})", f"  verdict     {rec.get('text', '(no recommendation)')}  ->  {rec.get('gpu', '-')}   [{rec.get('rule', '-')}]"]
-        for f in d.factors:
-            lines.append(f"  factor      {f['factor']}: {f['choice']} - {f['reason']}")
-        for a in d.advantages:
-            lines.append(f"  advantage   {a['gpu']} {a['id']}: {a['reason']}")
-        for o in d.overridden:
-            lines.append(f"  overridden  {o['rule']} (by {o['by']})")
-        pair = [c for c in _cost_cells(d) if c.split()[0] in SEED_PAIR]
-        lines.append(f"  $/M tokens  {' · '.join(pair)}")
-        for note in d.notes:
-            if note.startswith("can_afford_h100"):
-                lines.append(f"  note        {note}")
-        lines.append(f"  rules       {d.rules_revision[:short_revision]} · decision {d.decision_id}")
-        blocks.append("\n".join(lines))
-    return "\n\n".join(blocks)
+def decision_block(d, palette=PLAIN, short_revision: int = 12) -> str:
+    """One decision for people: the verdict first, then the reasons and the cost per GPU."""
+    rec = d.recommendation
+    lines = [palette.bold(f"{d.scenario}") + palette.dim(f"  ({d.source})"),
+             f"  verdict     {palette.green(palette.bold(rec.get('text', '(no recommendation)')))}  ->  "
+             f"{palette.bold(rec.get('gpu', '-'))}   {palette.dim('[' + rec.get('rule', '-') + ']')}"]
+    for f in d.factors:
+        lines.append(f"  factor      {f['factor']}: {palette.cyan(f['choice'])} - {f['reason']}")
+    for a in d.advantages:
+        lines.append(f"  advantage   {palette.cyan(a['gpu'])} {a['id']}: {a['reason']}")
+    for o in d.overridden:
+        lines.append(palette.dim(f"  overridden  {o['rule']} (by {o['by']})"))
+    pair = [c for c in _cost_cells(d) if c.split()[0] in SEED_PAIR]
+    lines.append(f"  $/M tokens  {' · '.join(pair)}")
+    for note in d.notes:
+        if note.startswith("can_afford_h100"):
+            lines.append(f"  note        {note}")
+    lines.append(palette.dim(f"  rules       {d.rules_revision[:short_revision]} · decision {d.decision_id}"))
+    return "\n".join(lines)
 
 
-def decisions_json(decisions, failures) -> str:
-    return to_json({"decisions": [d.to_json() for d in decisions], "errors": [f.to_json() for f in failures]})
+class DecisionStream:
+    """Decisions written as they come, so that memory does not grow with the batch.
+
+    The JSON form is ``{"version": 1, "decisions": [...], "errors": [...]}``, written piece by piece.
+    """
+
+    def __init__(self, fmt: str, out, palette=PLAIN):
+        self.fmt, self.out, self.palette, self.count = fmt, out, palette, 0
+
+    def write(self, d) -> None:
+        if self.fmt == "json":
+            head = '{\n  "version": %d,\n  "decisions": [\n' % JSON_VERSION if self.count == 0 else ",\n"
+            self.out.write(head + _indented(d.to_json(), 4))
+        elif self.fmt == "table":
+            self.out.write(("\n\n" if self.count else "") + decision_block(d, self.palette))
+        elif self.fmt == "csv":
+            self.out.write((_csv_line(FLAT_HEADERS) if self.count == 0 else "") + _csv_line(_flat_row(d)))
+        else:
+            self.out.write(("\n".join(MARKDOWN_HEAD) + "\n" if self.count == 0 else "") + _markdown_row(d) + "\n")
+        self.count += 1
+
+    def close(self, failures) -> None:
+        if self.fmt == "json":
+            head = '{\n  "version": %d,\n  "decisions": [' % JSON_VERSION if self.count == 0 else ""
+            errors = [_indented(f.to_json(), 4) for f in failures]
+            self.out.write(head + ("\n  ],\n" if self.count else "],\n") + '  "errors": ['
+                           + ("\n" + ",\n".join(errors) + "\n  ]" if errors else "]") + "\n}\n")
+        elif self.fmt == "table" and self.count:
+            self.out.write("\n")
+
+
+def _indented(payload, by: int) -> str:
+    text = json.dumps(payload, indent=2, allow_nan=False, ensure_ascii=False)
+    return "\n".join(" " * by + line for line in text.splitlines())
+
+
+def _csv_line(row) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(row)
+    return out.getvalue()
 
 
 def _flat_row(d) -> list:
@@ -206,25 +249,13 @@ FLAT_HEADERS = ["scenario", "source", "recommendation", "text", "gpu", "rule", "
                 "h100_80gb_usd_per_m_tokens", "factors", "advantages", "fired_rules", "rules_revision", "decision_id"]
 
 
-def decisions_csv(decisions) -> str:
-    import csv
-    import io
-
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(FLAT_HEADERS)
-    writer.writerows(_flat_row(d) for d in decisions)
-    return out.getvalue().rstrip("\n")
+MARKDOWN_HEAD = ["| scenario | verdict | GPU | A100 $/M tokens | H100 $/M tokens | advantages | rule |", "|---|---|---|---|---|---|---|"]
 
 
-def decisions_markdown(decisions) -> str:
-    headers = ["scenario", "verdict", "GPU", "A100 $/M tokens", "H100 $/M tokens", "advantages", "rule"]
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    for d in decisions:
-        row = _flat_row(d)
-        cells = [row[0], row[3], row[4], row[6], row[7], row[9], row[5]]
-        lines.append("| " + " | ".join(str(c or "").replace("|", "\\|") for c in cells) + " |")
-    return "\n".join(lines)
+def _markdown_row(d) -> str:
+    row = _flat_row(d)
+    cells = [row[0], row[3], row[4], row[6], row[7], row[9], row[5]]
+    return "| " + " | ".join(str(c or "").replace("|", "\\|") for c in cells) + " |"
 
 
 # --- rules ----------------------------------------------------------------------------------------
@@ -240,3 +271,123 @@ def rules_json(book) -> str:
         "revision": book.revision,
         "rules": [{"id": r.id, "ruleset": r.ruleset, "title": r.title, "source": r.source} for r in book.rules],
     })
+
+
+def ask_summary(d, rule_title: str, palette=PLAIN, recorded: bool = True) -> str:
+    """The end of a guided session: the verdict, then the cost comparison, then the reasons."""
+    rec = d.recommendation
+    lines = [f"{palette.bold('Recommendation:')} {palette.green(palette.bold(rec.get('text', '(none)')))}  ->  {palette.bold(rec.get('gpu', '-'))}",
+             "", palette.bold("Cost comparison")]
+    rows = []
+    for gpu in SEED_PAIR:
+        c = d.costs.get(gpu, {})
+        if c.get("fits"):
+            rows.append([gpu, c["gpus"] * c["replicas"], money(c["cost_per_million_tokens"]), money(c["monthly_cost_usd"], 0),
+                         number(c["decode_ms_per_token"], 1), f"{c['tokens_per_s_per_gpu']:,.0f}", percent(c["utilization"])])
+        else:
+            rows.append([gpu, "-", "does not fit", "-", "-", "-", "-"])
+    lines += ["  " + line for line in table(["GPU", "GPUs", "$/M tokens", "per month", "ms/token", "tokens/s/GPU", "busy"], rows,
+                                            right=[1, 2, 3, 4, 5, 6]).splitlines()]
+    lines += ["", palette.bold("Why")]
+    lines.append(f"  {rule_title} ({rec.get('rule', '-')})")
+    for f in d.factors:
+        lines.append(f"  factor {f['factor']}: {palette.cyan(f['choice'])} - {f['reason']}")
+    for a in d.advantages:
+        lines.append(f"  {palette.cyan(a['gpu'])} advantage {a['id']}: {a['reason']}")
+    for note in d.notes:
+        lines.append(f"  note: {note}")
+    lines.append("")
+    tail = f"decision {d.decision_id}" + (" (recorded)" if recorded else "")
+    lines.append(palette.dim(f"{tail}; the full derivation: advisor explain --id {d.decision_id[:8]}" if recorded else tail))
+    return "\n".join(lines)
+
+
+# --- explanations -----------------------------------------------------------------------------
+
+
+def explanation_text(expl, palette=PLAIN) -> str:
+    d = expl.decision
+    rec = d["recommendation"]
+    lines = [palette.bold(f"{d['scenario']}") + palette.dim(f"  ({d['source']}) · decision {d['decision_id']}"),
+             f"verdict: {palette.green(palette.bold(rec.get('text', '(none)')))} -> {palette.bold(rec.get('gpu', '-'))}  "
+             + palette.dim(f"[{rec.get('rule', '-')}]"), "", palette.bold("derivation")]
+
+    def walk(node, depth: int) -> None:
+        pad = "  " * depth
+        lines.append(f"{pad}{palette.cyan(node.rule)} ({node.ruleset}) => {node.result}")
+        for name, value, kind in node.facts:
+            lines.append(f"{pad}    {name} = {format_value(value)}  " + palette.dim(kind))
+        for flag, sources in node.because:
+            lines.append(f"{pad}    derived.{flag}  " + palette.dim("asserted by"))
+            for child in sources:
+                walk(child, depth + 3)
+
+    for node in expl.tree:
+        walk(node, 1)
+    if expl.overridden:
+        lines += ["", palette.bold("overridden (first hit: a higher rule won)")]
+        lines += [f"  {o['rule']} ({o['ruleset']}) matched too; {o['by']} comes first" for o in expl.overridden]
+    lines += ["", palette.bold("why not")]
+    for w in expl.why_not:
+        actual = "" if w["fact"] is None else f"; actual: {format_value(w['actual'])}"
+        lines.append(f"  {palette.yellow(w['rule'])} ({w['ruleset']}): failed {w['condition']}{actual}")
+    if expl.formulas:
+        lines += ["", palette.bold("formulas")]
+        lines += [f"  {f['gpu']:<12} {f['name']}: {f['formula']}" for f in expl.formulas]
+    if expl.notes:
+        lines += [""] + [f"note: {n}" for n in expl.notes]
+    return "\n".join(lines)
+
+
+def format_value(value) -> str:
+    """How a fact value reads in explanations and audit records."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+# --- audit --------------------------------------------------------------------------------------
+
+
+def audit_list_table(records) -> str:
+    rows = [[r.recorded_at[:19].replace("T", " "), r.decision_id[:8], r.scenario, r.summary()["text"] or r.recommendation, r.gpu,
+             r.rules_revision[:12]] for r in records]
+    return table(["recorded (UTC)", "decision", "scenario", "verdict", "GPU", "rules"], rows)
+
+
+def audit_list_json(records) -> str:
+    return to_json({"decisions": [r.summary() for r in records]})
+
+
+def record_text(record, decision, palette=PLAIN) -> str:
+    head = [f"decision   {record.decision_id}", f"recorded   {record.recorded_at} (UTC)",
+            f"advisor    {record.advisor_version} · rules {record.rules_revision}", "", ""]
+    fired = ["", palette.bold("fired rules")] + [
+        f"  {f['order']:>2} {f['rule']} ({f['ruleset']}): "
+        + (", ".join(f"{k}={format_value(v)}" for k, v in f["matched"].items()) or "(always)")
+        + (f" => asserts {', '.join(f['asserted'])}" if f["asserted"] else "") for f in record.decision["fired_rules"]]
+    return "\n".join(head) + decision_block(decision, palette) + "\n".join(fired)
+
+
+def replay_text(replay, palette=PLAIN) -> str:
+    r = replay
+    same = r["rules_revision"]["stored"] == r["rules_revision"]["current"]
+    lines = [f"decision   {r['decision_id']} ({r['scenario']})",
+             f"rules      {r['rules_revision']['stored'][:12]} -> {r['rules_revision']['current'][:12]}"
+             + ("  (same revision)" if same else palette.yellow("  (the rules changed)"))]
+    changed = r.get("rules_changed")
+    if changed:
+        for kind in ("modified", "added", "removed"):
+            if changed[kind]:
+                lines.append(f"           {kind}: {', '.join(changed[kind])}")
+    elif not same:
+        lines.append("           (the stored revision's rules are not in this store: rule-level changes unknown)")
+    if not r["changes"]:
+        lines.append(palette.green("unchanged: the current rules decide this input the same way"))
+    for c in r["changes"]:
+        lines.append(f"{palette.yellow('changed')}    {c['what']}: {format_value(c['before'])} -> {format_value(c['after'])}")
+    if r["replayed"] is not None:
+        lines.append(f"now        {r['replayed']['recommendation'].get('text')} -> {r['replayed']['recommendation'].get('gpu')}")
+    return "\n".join(lines)

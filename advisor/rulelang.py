@@ -316,6 +316,11 @@ def revision(rule_paths: list[Path], root: Path, data_paths: list[Path] = ()) ->
     return digest.hexdigest()
 
 
+def rule_digests(book: RuleBook) -> dict[str, str]:
+    """A digest of each rule's definition (condition, actions, position): what a replay compares."""
+    return {r.id: hashlib.sha256(repr((r.ruleset, r.order, r.when, r.then)).encode()).hexdigest()[:16] for r in book.rules}
+
+
 def rule_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
 

@@ -179,6 +179,11 @@ def parse(source: str, raw: bytes, stem: Optional[str] = None) -> list[Loaded]:
     return [_one(source, stem, data, doc, ())]
 
 
+def from_data(data, source: str, name: str) -> Loaded:
+    """A scenario from data already parsed (an audit record's input), validated like a file's."""
+    return _one(source, name, data, yamlio.Document(data), ())
+
+
 def _one(source: str, default_name: str, data, doc: yamlio.Document, prefix: tuple) -> Loaded:
     name = data.get("name") if isinstance(data, dict) and isinstance(data.get("name"), str) and data.get("name") else default_name
     dup = next((d for d in doc.duplicates if d.path and d.path[: len(prefix)] == prefix), None)
@@ -266,6 +271,26 @@ def _jsonable(value):
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return str(value)
+
+
+def save(path: Path, data: dict) -> None:
+    """Write a scenario file atomically: a temporary file renamed into place, never half a file."""
+    import os
+    import tempfile
+    from datetime import date
+
+    import yaml
+
+    text = (f"# Saved by `advisor ask` on {date.today().isoformat()}; decide it with: advisor run {path.name}\n"
+            + yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent or Path(".")))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def schema() -> dict:

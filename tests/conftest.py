@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,12 @@ from advisor.catalogs import load_catalog
 
 ADVISOR = str(Path(sys.executable).with_name("advisor"))
 REPO = Path(__file__).resolve().parent.parent
+
+# Decisions the tests make are recorded in a scratch state directory, never in the user's store.
+_STATE = tempfile.mkdtemp(prefix="advisor-tests-state-")
+atexit.register(shutil.rmtree, _STATE, True)
+os.environ["XDG_STATE_HOME"] = _STATE
+os.environ.pop("ADVISOR_AUDIT_DB", None)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,308 @@
+"""The guided session: questions as typed data (as copier declares them), asked with questionary.
+
+Each ``Question`` names the scenario field it fills, its help text, its default, when it is
+asked (``when``, on the answers so far) and how an answer is checked. Answers come from three
+sources, merged in one place (``Session.default_for``): the scenario model's defaults, a
+``--from`` file, and what the user types. Pressing Enter through every question gives a valid
+scenario. Figures are shown where they help the next answer (GPUs the model needs, the monthly
+cost of an H100 deployment against a budget, the utilization at which A100 matches H100).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from pydantic import ValidationError
+
+from . import facts as factmod
+from .catalogs import PRECISIONS, Catalog
+from .scenario import DEFAULT_MODEL, Context, Scenario, WorkloadSpec
+
+Answers = dict  # dotted field name -> value; "_"-prefixed names steer the session only
+
+KEEP_WORKLOAD, KEEP_PRICES = "_keep_workload", "_keep_prices"
+PRICED = (factmod.A100, factmod.H100)
+OTHER_SIZE = "(another size)"
+UNSET = "(not set)"
+
+
+@dataclass(frozen=True)
+class Question:
+    name: str  # dotted scenario field, e.g. "context.utilization"
+    kind: str  # confirm | select | number | integer
+    message: str
+    help: str
+    default: Any = None  # a value, or a function of (answers, catalog)
+    choices: tuple = ()  # for select: (value, label) pairs
+    when: Callable[[Answers], bool] = lambda a: True
+    optional: bool = False  # an empty answer leaves the field unset
+    percent: bool = False  # "55%" is accepted as 0.55
+
+    def default_value(self, answers: Answers, catalog: Catalog):
+        return self.default(answers, catalog) if callable(self.default) else self.default
+
+
+_SECTIONS = {"context": Context, "workload": WorkloadSpec}
+
+
+def parse_number(text: str, question: Question):
+    """Text as typed -> a number in the field's type and range, or ValueError with the reason.
+
+    The range is checked by the scenario model itself, so answers and files obey the same limits.
+    """
+    cleaned = text.strip().replace(",", "").replace("_", "").replace("$", "")
+    scale = 1.0
+    if question.percent and cleaned.endswith("%"):
+        cleaned, scale = cleaned[:-1].strip(), 0.01
+    try:
+        value = float(cleaned) * scale
+    except ValueError:
+        raise ValueError(f"{text.strip()!r} is not a number") from None
+    if question.kind == "integer":
+        if not value.is_integer():
+            raise ValueError("a whole number, please")
+        value = int(value)
+    section, key = question.name.split(".", 1)
+    model = _SECTIONS.get(section)
+    try:
+        if model is not None:
+            model.model_validate({key: value})
+        else:
+            Scenario.model_validate({"prices": {key: value}})
+    except ValidationError as exc:
+        raise ValueError(_first_message(exc)) from None
+    return value
+
+
+def _first_message(exc: ValidationError) -> str:
+    err = exc.errors(include_url=False)[0]
+    problem = (err.get("ctx") or {}).get("error")
+    return str(problem) if problem is not None else err["msg"]
+
+
+# --- figures shown during the session -------------------------------------------------------------
+
+
+def provisional(answers: Answers, catalog: Catalog) -> Optional[Scenario]:
+    """The scenario the answers so far describe (defaults elsewhere), or None if not yet valid."""
+    try:
+        return Scenario.model_validate(to_scenario(answers, catalog, name="provisional"))
+    except ValidationError:
+        return None
+
+
+def workload_figures(answers: Answers, catalog: Catalog) -> Optional[str]:
+    s = provisional(answers, catalog)
+    if s is None:
+        return None
+    f = factmod.build(s, catalog)
+    cells = []
+    for gpu in PRICED:
+        c = f.costs[gpu]
+        cells.append(f"{c['gpus']} x {gpu}" if c.get("fits") else f"{gpu}: does not fit one node")
+    model = factmod.model_of(s, catalog)
+    return f"{model.id} at {s.precision}: {f.values['workload.weights_gb']:.0f} GB of weights -> {', '.join(cells)} per deployment"
+
+
+def budget_figures(answers: Answers, catalog: Catalog) -> Optional[str]:
+    s = provisional(answers, catalog)
+    if s is None:
+        return None
+    h = factmod.build(s, catalog).costs[factmod.H100]
+    if not h.get("fits"):
+        return None
+    return (f"for reference: an H100 deployment of {factmod.model_of(s, catalog).id} ({h['replicas']} x {h['gpus']} GPUs at "
+            f"${h['price_usd_per_hour']:.2f}/h) costs ${h['monthly_cost_usd']:,.0f} a month")
+
+
+def utilization_figures(answers: Answers, catalog: Catalog) -> Optional[str]:
+    s = provisional({**answers, "context.utilization": None, "context.have_a100_fleet": False}, catalog)
+    if s is None:
+        return None
+    costs = factmod.build(s, catalog).costs
+    a, h = costs[factmod.A100], costs[factmod.H100]
+    if not (a.get("fits") and h.get("fits")):
+        return None
+    return (f"for reference: kept fully busy, A100 serves {factmod.model_of(s, catalog).id} at ${a['cost_per_million_tokens']:.2f} "
+            f"per million tokens (H100 ${h['cost_per_million_tokens']:.2f}); half as busy, twice the cost per token")
+
+
+# --- the questions, in the order asked ---------------------------------------------------------------
+
+
+def _workload_summary(answers: Answers, catalog: Catalog) -> str:
+    s = provisional(answers, catalog)
+    w = s.workload if s else WorkloadSpec()
+    model = w.model or (f"{w.params_b:g}B params" if w.params_b else DEFAULT_MODEL)
+    extra = "".join([f" · {w.tokens_per_day:,.0f} tokens/day" if w.tokens_per_day else "",
+                     f" · <= {w.max_ms_per_token:g} ms/token" if w.max_ms_per_token else ""])
+    precision = s.precision if s else "fp16"
+    return f"{model} · {precision} · batch {w.batch} · {w.prompt_tokens} prompt / {w.output_tokens} output tokens{extra}"
+
+
+def _prices_summary(answers: Answers, catalog: Catalog) -> str:
+    cells = []
+    for gpu in PRICED:
+        given = answers.get(f"prices.{gpu}")
+        cells.append(f"{gpu} ${given:.2f}/h" if given else f"{gpu} ${catalog.gpu(gpu).price.usd_per_hour:.2f}/h "
+                     f"(catalog, {catalog.gpu(gpu).price.observed})")
+    return ", ".join(cells)
+
+
+def questions(catalog: Catalog) -> list[Question]:
+    fresh = lambda a: bool(a.get("context.starting_fresh"))  # noqa: E731
+    custom_workload = lambda a: a.get(KEEP_WORKLOAD) is False  # noqa: E731
+    model_choices = tuple((m.id, f"{m.id}  ({m.params / 1e9:.1f}B)") for m in catalog.models.values()) + ((OTHER_SIZE, OTHER_SIZE),)
+    return [
+        Question("context.have_a100_fleet", "confirm", "Do you already run an A100 fleet?",
+                 "An existing fleet is checked first: is it well used before anything new is bought?", False),
+        Question("context.utilization", "number", "How busy is that fleet (share of paid GPU-hours doing work)?",
+                 "0.55 or 55%. Below 0.7 the seed says: optimize A100 usage before upgrading.", 0.6,
+                 when=lambda a: bool(a.get("context.have_a100_fleet")), percent=True),
+        Question("context.starting_fresh", "confirm", "Is this a new deployment (nothing existing to reuse)?",
+                 "New deployments with budget for H100 get H100: the better investment for the future.",
+                 lambda a, c: not a.get("context.have_a100_fleet")),
+        Question("context.monthly_budget_usd", "number", "Monthly GPU budget in USD? (Enter to skip)",
+                 "Compared with the monthly cost of the H100 deployment your workload needs.", None, when=fresh, optional=True),
+        Question("context.can_afford_h100", "confirm", "Can you afford H100s for this deployment?",
+                 "Without a budget figure, your own judgement decides the seed's first branch.", True,
+                 when=lambda a: fresh(a) and a.get("context.monthly_budget_usd") is None),
+        Question("context.can_use_spot", "confirm", "Can you run on spot / preemptible capacity?",
+                 "With spot: H100 spot when available, A100 as the fallback.", False),
+        Question("context.using_fp8", "confirm", "Will you serve with FP8 weights?",
+                 "FP8 runs natively on H100; A100 has no FP8 and would serve at FP16.", False),
+        Question("context.optimize_for", "select", "What matters most?",
+                 "Each priority is one of the seed's decision factors.", None,
+                 choices=((UNSET, "no single priority"), ("latency", "latency (per-token speed, P99)"),
+                          ("cost_per_token", "cost per token"), ("throughput_per_gpu", "throughput per GPU"),
+                          ("availability", "availability (getting GPUs at all)"))),
+        Question("context.stage", "select", "Which stage is this for?",
+                 "The seed's default: A100 for experiments, H100 for production.", None,
+                 choices=((UNSET, "not sure / both"), ("production", "production"), ("experimentation", "experimentation"))),
+        Question("context.h100_wait_weeks", "number", "Weeks until you could get H100 capacity? (Enter to skip)",
+                 "Long H100 waits (8 weeks or more) make A100's availability an advantage.", None, optional=True),
+        Question(KEEP_WORKLOAD, "confirm", "", "The workload sets memory, GPUs per deployment and cost per token.", True),
+        Question("workload.model", "select", "Which model?", "Sizes and shapes from the models' config.json.",
+                 lambda a, c: a.get("workload.model") or (OTHER_SIZE if a.get("workload.params_b") else DEFAULT_MODEL),
+                 choices=model_choices, when=custom_workload),
+        Question("workload.params_b", "number", "Model size in billions of parameters?", "Shapes are scaled from the nearest Llama.",
+                 70.0, when=lambda a: custom_workload(a) and a.get("workload.model") == OTHER_SIZE),
+        Question("workload.precision", "select", "Weight precision?", "Fewer bytes per weight: less memory, faster decode.",
+                 "fp16", choices=tuple((p, p) for p in PRECISIONS),
+                 when=lambda a: custom_workload(a) and not a.get("context.using_fp8")),
+        Question("workload.batch", "integer", "Concurrent sequences per deployment (batch)?",
+                 "Batching shares each weight read across sequences: the biggest lever on cost per token.", 16, when=custom_workload),
+        Question("workload.prompt_tokens", "integer", "Prompt tokens per request?", "Long prompts make prefill (compute) weigh more.",
+                 512, when=custom_workload),
+        Question("workload.output_tokens", "integer", "Output tokens per request?", "Decode (memory bandwidth) dominates long outputs.",
+                 256, when=custom_workload),
+        Question("workload.tokens_per_day", "number", "Generated tokens per day? (Enter to skip)",
+                 "Sizes replicas and utilization from your traffic; 50,000,000 or 5e7.", None, when=custom_workload, optional=True),
+        Question("workload.max_ms_per_token", "number", "Latency target in ms per generated token? (Enter to skip)",
+                 "GPUs that miss it lose the latency advantage.", None, when=custom_workload, optional=True),
+        Question(KEEP_PRICES, "confirm", "", "Prices go stale: use yours if you have a quote.", True),
+        *[Question(f"prices.{gpu}", "number", f"{gpu} price in USD per GPU-hour?", "On-demand or your negotiated rate.",
+                   lambda a, c, g=gpu: c.gpu(g).price.usd_per_hour, when=lambda a: a.get(KEEP_PRICES) is False) for gpu in PRICED],
+    ]
+
+
+# Figures shown once the answers they depend on are in, or just before the question they inform.
+FIGURES_AFTER = {"workload.output_tokens": workload_figures}
+FIGURES_BEFORE = {"context.monthly_budget_usd": budget_figures, "context.utilization": utilization_figures}
+
+
+# --- turning answers into a scenario ----------------------------------------------------------------
+
+
+def from_scenario(s: Scenario) -> Answers:
+    """Answers pre-filled from a saved scenario (``--from``)."""
+    answers: Answers = {}
+    for section in ("context", "workload"):
+        for key, value in getattr(s, section).model_dump(exclude_unset=True).items():
+            answers[f"{section}.{key}"] = value
+    for gpu, price in s.prices.items():
+        answers[f"prices.{gpu}"] = price
+    return answers
+
+
+def to_scenario(answers: Answers, catalog: Catalog, name: str) -> dict:
+    """The scenario file's data: only the fields answered (the rest keep their documented defaults)."""
+    data: dict = {"name": name}
+    for dotted, value in answers.items():
+        if dotted.startswith("_") or value is None or value == OTHER_SIZE:
+            continue
+        section, key = dotted.split(".", 1)
+        data.setdefault(section, {})[key] = value
+    return data
+
+
+@dataclass
+class Session:
+    """One run of the questions. ``ask`` is questionary (or a test double); ``say`` prints a figure."""
+
+    catalog: Catalog
+    prefill: Answers = field(default_factory=dict)
+    say: Callable[[str], None] = print
+    help: Callable[[str], None] = print
+
+    def default_for(self, q: Question, answers: Answers):
+        """Where every default comes from: the pre-filled file, else the question's own default."""
+        if q.name in self.prefill:
+            return self.prefill[q.name]
+        if q.name == "workload.precision" and answers.get("context.using_fp8"):
+            return "fp8"
+        return q.default_value(answers, self.catalog)
+
+    def run(self) -> Answers:
+        import questionary
+
+        answers: Answers = {k: v for k, v in self.prefill.items()}
+        for q in questions(self.catalog):
+            if not q.when(answers):
+                if not q.name.startswith("_") and q.name not in self.prefill:
+                    answers.pop(q.name, None)  # a skipped question is not recorded
+                continue
+            figure = FIGURES_BEFORE.get(q.name)
+            if figure and (text := figure(answers, self.catalog)):
+                self.say(text)
+            self.help(q.help)
+            default = self.default_for(q, answers)
+            answers[q.name] = self._ask(questionary, q, default, answers)
+            figure = FIGURES_AFTER.get(q.name)
+            if q.name == KEEP_WORKLOAD and answers[q.name]:
+                figure = workload_figures
+            if figure and (text := figure(answers, self.catalog)):
+                self.say(text)
+        if answers.get("workload.model") == OTHER_SIZE:
+            answers.pop("workload.model")
+        elif answers.get("workload.model"):
+            answers.pop("workload.params_b", None)
+        return answers
+
+    def _ask(self, questionary, q: Question, default, answers: Answers):
+        if q.kind == "confirm":
+            message = q.message
+            if q.name == KEEP_WORKLOAD:
+                message = f"Keep this workload: {_workload_summary(answers, self.catalog)}?"
+            elif q.name == KEEP_PRICES:
+                message = f"Keep these prices: {_prices_summary(answers, self.catalog)}?"
+            return bool(questionary.confirm(message, default=bool(default)).unsafe_ask())
+        if q.kind == "select":
+            choices = [questionary.Choice(label, value=value) for value, label in q.choices]
+            chosen = next((c for c in choices if c.value == (UNSET if default is None else default)), choices[0])
+            value = questionary.select(q.message, choices=choices, default=chosen).unsafe_ask()
+            return None if value == UNSET else value
+
+        def check(text: str):
+            if not text.strip() and q.optional:
+                return True
+            try:
+                parse_number(text, q)
+            except ValueError as exc:
+                return str(exc)
+            return True
+
+        shown = "" if default is None else f"{default:g}" if isinstance(default, float) else str(default)
+        text = questionary.text(q.message, default=shown, validate=check).unsafe_ask()
+        return None if not text.strip() and q.optional else parse_number(text, q)

@@ -1,0 +1,142 @@
+"""The audit store: round trip through run / list / show / export, replay after a rule change,
+concurrent writers, and where the store lives."""
+
+import json
+import shutil
+import sqlite3
+import subprocess
+
+import yaml
+from conftest import ADVISOR, REPO, run_cli
+
+SCENARIOS = REPO / "scenarios"
+SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
+
+
+def audited(db, *args, **kwargs):
+    return run_cli(*args, "--audit-db", str(db), **kwargs)
+
+
+def listed(db, *args) -> list[dict]:
+    proc = audited(db, "audit", "list", "--format", "json", *args)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["version"] == 1
+    return out["decisions"]
+
+
+def test_round_trip_run_list_show_export(tmp_path):
+    db = tmp_path / "audit.sqlite3"
+    run = audited(db, "run", str(SCENARIOS), "--format", "json")
+    assert run.returncode == 0, run.stderr
+    decided = {d["decision_id"]: d for d in json.loads(run.stdout)["decisions"]}
+
+    rows = listed(db, "--limit", "100")
+    assert {r["decision_id"] for r in rows} == set(decided) and len(rows) == len(SHIPPED)
+    assert all(r["rules_revision"] == next(iter(decided.values()))["rules_revision"] for r in rows)
+    assert len(listed(db, "--limit", "3")) == 3
+
+    # --rule: only the decisions in which that rule fired
+    spot = listed(db, "--rule", "rec-spot")
+    assert [r["scenario"] for r in spot] == ["spot"]
+    assert {r["scenario"] for r in listed(db, "--rule", "factor-fp8")} == {"fp8"}
+    assert listed(db, "--since", "2999-01-01") == [] and len(listed(db, "--since", "2000-01-01", "--limit", "100")) == len(SHIPPED)
+
+    # show: the whole input and the whole decision, fired rules included, as it was printed
+    some_id = spot[0]["decision_id"]
+    shown = audited(db, "audit", "show", some_id[:8], "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    record = json.loads(shown.stdout)
+    assert record["decision"] == decided[some_id]
+    assert record["input"] == yaml.safe_load((SCENARIOS / "spot.yaml").read_text())
+    table = audited(db, "audit", "show", some_id)
+    assert "Mix - H100 spot when available, A100 fallback" in table.stdout and "fired rules" in table.stdout
+
+    # export: one JSON object per line, oldest first, each whole
+    export = audited(db, "audit", "export")
+    lines = export.stdout.splitlines()
+    assert [json.loads(line)["decision_id"] for line in lines] == list(decided)
+    assert all(json.loads(line)["decision"]["fired_rules"] for line in lines)
+
+
+def test_unknown_ids_and_bad_dates_are_one_line_errors(tmp_path):
+    db = tmp_path / "audit.sqlite3"
+    audited(db, "run", str(SCENARIOS / "spot.yaml"))
+    missing = audited(db, "audit", "show", "ffffffff")
+    assert missing.returncode == 1 and missing.stderr.startswith("advisor: error: no decision ffffffff in the audit store")
+    short = audited(db, "audit", "show", "ab")
+    assert short.returncode == 2 and "too short" in short.stderr
+    since = audited(db, "audit", "list", "--since", "last tuesday")
+    assert since.returncode == 2 and "is not a date" in since.stderr
+    nothing = audited(tmp_path / "none.sqlite3", "audit", "show", "abcd1234")
+    assert nothing.returncode == 1 and "no such file" in nothing.stderr
+    for proc in (missing, short, since, nothing):
+        assert len(proc.stderr.splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_a_store_that_is_not_a_database_is_a_clear_error(tmp_path):
+    db = tmp_path / "audit.sqlite3"
+    db.write_text("this is not sqlite\n" * 100)
+    proc = audited(db, "run", str(SCENARIOS / "spot.yaml"))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith(f"advisor: error: audit store {db}: file is not a database")
+    assert "--no-audit" in proc.stderr and len(proc.stderr.splitlines()) == 1
+
+
+def test_replay_after_a_rule_file_changes_shows_the_change(tmp_path):
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO / "rules" / "policy", rules)
+    db = tmp_path / "audit.sqlite3"
+    run = audited(db, "run", str(SCENARIOS / "fleet-underused.yaml"), "--rules", str(rules), "--format", "json")
+    (decision,) = json.loads(run.stdout)["decisions"]
+    assert decision["recommendation"]["id"] == "optimize-a100"  # utilization 0.45 < 0.7
+
+    same = json.loads(audited(db, "audit", "replay", decision["decision_id"], "--rules", str(rules), "--format", "json").stdout)
+    assert same["changes"] == [] and same["rules_revision"]["changed"] is False
+
+    # the floor drops to 0.4: a fleet at 45% is no longer "underused"
+    policy = rules / "40-recommendation.yaml"
+    policy.write_text(policy.read_text().replace("value: 0.7", "value: 0.4"))
+    replay = audited(db, "audit", "replay", decision["decision_id"], "--rules", str(rules), "--format", "json")
+    assert replay.returncode == 0, replay.stderr
+    out = json.loads(replay.stdout)
+    assert out["rules_revision"]["changed"] is True and out["rules_revision"]["stored"] == decision["rules_revision"]
+    assert out["rules_changed"] == {"modified": ["rec-underused-fleet"], "added": [], "removed": []}
+    changes = {c["what"]: (c["before"], c["after"]) for c in out["changes"]}
+    assert changes["recommendation.id"] == ("optimize-a100", "a100-experiments-h100-production")
+    assert changes["recommendation.rule"] == ("rec-underused-fleet", "rec-default-production")
+    text = audited(db, "audit", "replay", decision["decision_id"][:8], "--rules", str(rules)).stdout
+    assert "(the rules changed)" in text and "modified: rec-underused-fleet" in text
+    assert "changed    recommendation.text: Optimize A100 usage before upgrading -> A100 for experiments, H100 for production" in text
+
+
+def test_two_processes_writing_at_once_lose_nothing(tmp_path):
+    batch = tmp_path / "batch.yaml"
+    batch.write_text("scenarios:\n" + "".join(
+        f"  - name: s{i}\n    context: {{have_a100_fleet: true, utilization: {0.3 + (i % 60) / 100:.2f}}}\n" for i in range(1500)))
+    db = tmp_path / "audit.sqlite3"
+    procs = [subprocess.Popen([ADVISOR, "run", str(batch), "--format", "csv", "--audit-db", str(db)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in outputs]
+    printed = {line.split(",")[-1] for out, _ in outputs for line in out.splitlines()[1:]}
+    with sqlite3.connect(db) as conn:
+        stored = {row[0] for row in conn.execute("SELECT decision_id FROM decisions")}
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert len(printed) == 3000 and stored == printed
+
+
+def test_the_store_lives_where_the_user_says(tmp_path):
+    spot = str(SCENARIOS / "spot.yaml")
+    env_db = tmp_path / "from-env.sqlite3"
+    assert run_cli("run", spot, env={"ADVISOR_AUDIT_DB": str(env_db)}).returncode == 0
+    assert env_db.exists()
+    state = tmp_path / "state"
+    assert run_cli("run", spot, env={"ADVISOR_AUDIT_DB": "", "XDG_STATE_HOME": str(state)}).returncode == 0
+    assert (state / "advisor" / "audit.sqlite3").exists()
+    flag_db = tmp_path / "flag.sqlite3"
+    assert run_cli("run", spot, "--audit-db", str(flag_db), env={"ADVISOR_AUDIT_DB": str(env_db)}).returncode == 0
+    assert len(listed(flag_db)) == 1 and len(listed(env_db)) == 1
+    none_db = tmp_path / "none.sqlite3"
+    assert run_cli("run", spot, "--no-audit", "--audit-db", str(none_db)).returncode == 0
+    assert not none_db.exists()
