@@ -174,13 +174,12 @@ class Store:
                 self._db.execute("INSERT OR IGNORE INTO revisions VALUES (?, ?, ?)",
                                  (book.revision, now, json.dumps(rule_digests(book), sort_keys=True)))
             for d in decisions:
-                body = d.to_json()
-                rec = body.get("recommendation") or {}
+                rec = d.recommendation or {}
                 self._db.execute(
                     "INSERT INTO decisions (decision_id, recorded_at, advisor_version, rules_revision, scenario, source,"
                     " recommendation, gpu, input, decision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (d.decision_id, now, d.advisor_version, d.rules_revision, d.scenario, d.source, rec.get("id", ""),
-                     rec.get("gpu", ""), json.dumps(d.input, sort_keys=True), json.dumps(body, sort_keys=True)),
+                     rec.get("gpu", ""), json.dumps(d.input), d.json_text()),
                 )
                 self._db.executemany("INSERT OR IGNORE INTO fired_rules VALUES (?, ?, ?)",
                                      [(d.decision_id, f["rule"], f["ruleset"]) for f in d.fired_rules])

@@ -66,3 +66,35 @@ def run_one(advisor: Advisor, item: Union[str, Failure]) -> Iterator[Result]:
             yield advisor.decide(loaded.scenario, source, loaded.raw)
         except AdvisorError as exc:
             yield Failure(source, loaded.name, f"{loaded.where(exc.field)}: scenario {loaded.name}: {exc}")
+
+
+# --- parallel batches ---------------------------------------------------------------------------
+
+_WORKER: Optional[Advisor] = None
+
+
+def _start_worker(rules_dir: Optional[str]) -> None:
+    global _WORKER
+    _WORKER = Advisor(rules_dir)  # one engine per worker process (durable is single-threaded)
+
+
+def _decide_file(item: Union[str, Failure]) -> list[Result]:
+    return list(run_one(_WORKER, item))
+
+
+def run_parallel(rules_dir: Optional[str], items: list, jobs: int) -> Iterator[list[Result]]:
+    """The results of each expanded path, in input order, decided by ``jobs`` worker processes.
+
+    A file is the unit of work: a batch spread over several files uses every worker."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(rules_dir,)) as pool:
+        try:
+            yield from pool.map(_decide_file, items)
+        except BrokenProcessPool:  # a worker died (killed, or a crash in the C engine)
+            raise AdvisorError("a worker process died; the decisions printed before this line are complete",
+                               "rerun with --jobs 1 to find the scenario at fault") from None

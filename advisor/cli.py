@@ -66,6 +66,20 @@ def utilization(text: str) -> float:
     return value
 
 
+def jobs(text: str) -> int:
+    if text == "auto":
+        import os
+
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of processes or auto, got {text!r}") from None
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 256, got {value}")
+    return value
+
+
 def gpu_price(text: str) -> tuple[str, float]:
     gpu, sep, usd = text.partition("=")
     if not sep or not gpu:
@@ -149,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
         "2 usage or rules error.",
     )
     run.add_argument("paths", nargs="+", metavar="PATH", help="scenario file, directory, or - for stdin")
+    run.add_argument("--jobs", type=jobs, default=1, metavar="N",
+                     help="worker processes, each with its own engine; a file is the unit of work (default: 1; auto: one per core)")
     _deciding_options(run)
     run.set_defaults(handler=_run)
 
@@ -309,9 +325,13 @@ def _run(args) -> int:
     progress = term.Progress(sys.stderr, len(paths))
     out = render.DecisionStream(args.format, sys.stdout, term.Palette(term.colour_enabled(sys.stdout)))
     failures, files_done = [], 0
+    if args.jobs > 1 and len(paths) > 1:
+        per_file = batch.run_parallel(args.rules, paths, min(args.jobs, len(paths)))
+    else:
+        per_file = (batch.run_one(advisor, item) for item in paths)
     with _recorder(args, advisor.book) as record:
-        for item in paths:
-            for result in batch.run_one(advisor, item):
+        for results in per_file:
+            for result in results:
                 if isinstance(result, batch.Failure):
                     failures.append(result)
                     progress.close()

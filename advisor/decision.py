@@ -7,8 +7,9 @@ runner turns an AdvisorError into an error entry and goes on.
 
 from __future__ import annotations
 
+import json
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Optional
 
@@ -33,10 +34,18 @@ class Decision:
     advisor_version: str
     notes: list = field(default_factory=list)
     input: Optional[dict] = None  # the scenario as given
-    facts: Optional[dict] = None  # every fact value the rules saw (for audits and why-not)
+    facts: Optional[dict] = None  # the value of every fact the rules read (for audits and why-not)
+    _text: Optional[str] = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict:
-        return asdict(self)
+        """The fields as they are: already JSON data (shared, not copied: treat it as read-only)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "_text"}
+
+    def json_text(self) -> str:
+        """The decision as one line of JSON, encoded once for both the output and the audit store."""
+        if self._text is None:
+            self._text = json.dumps(self.to_json(), allow_nan=False, ensure_ascii=False, separators=(", ", ": "))
+        return self._text
 
 
 class Advisor:
@@ -49,6 +58,7 @@ class Advisor:
         catalog_files = sorted(resources.catalog_dir().glob("*.yaml"))
         self.book = rulelang.load(directory, self.schema, catalog_files)
         self.engine = engine.for_book(self.book, self.schema)
+        self._estimates: dict = {}  # deployment estimates, shared by the scenarios of a batch
 
     def replay(self, record, stored_rules: Optional[dict] = None) -> dict:
         """Decide an audit record's input again with these rules; what changed, rule by rule."""
@@ -73,14 +83,17 @@ class Advisor:
 
     def decide(self, scenario: Scenario, source: str = "", raw: Optional[dict] = None) -> Decision:
         check_against_catalog(scenario, self.catalog)
-        facts = factmod.build(scenario, self.catalog)
-        facts.values = self.engine.validate(facts.values)  # the values the rules really saw
-        firings = self.engine.run(facts.values)
-        return assemble(self.book, scenario, source, facts, firings, raw)
+        facts = factmod.build(scenario, self.catalog, self._estimates)
+        seen = self.engine.validate({k: v for k, v in facts.values.items() if k in self.engine.reads})
+        firings = self.engine.run(seen, validated=True)
+        return assemble(self.book, scenario, source, facts, firings, raw, seen)
 
 
-def assemble(book: rulelang.RuleBook, scenario: Scenario, source: str, facts: factmod.Facts, firings: list[Firing], raw=None) -> Decision:
-    """Turn firings into the decision: winners of first-hit rulesets, collected items, the trace."""
+def assemble(book: rulelang.RuleBook, scenario: Scenario, source: str, facts: factmod.Facts, firings: list[Firing], raw=None,
+             seen: Optional[dict] = None) -> Decision:
+    """Turn firings into the decision: winners of first-hit rulesets, collected items, the trace.
+
+    ``seen``: the facts the rules read, as validated for the engine (kept in the record)."""
     values = facts.values
     recommendation: dict = {}
     factors: dict[str, dict] = {}
@@ -121,7 +134,7 @@ def assemble(book: rulelang.RuleBook, scenario: Scenario, source: str, facts: fa
         advisor_version=__version__,
         notes=facts.notes,
         input=raw if raw is not None else scenario.model_dump(mode="json", exclude_none=True),
-        facts=dict(values),
+        facts=dict(seen if seen is not None else values),
     )
 
 

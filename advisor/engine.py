@@ -96,6 +96,7 @@ class Engine:
             self._read[rs.name] = sorted({f for rule in rs.rules for f in facts_of(rule.when) if not f.startswith(DERIVED)})
             definitions[name] = {rule.id: self._compile_rule(rule) for rule in rs.rules}
             definitions[name][_HANDLED] = {"all": [{"fact": {"$or": [{KIND: _SCENARIO}, {KIND: _DERIVED}]}}], "run": _ignore}
+        self.reads = frozenset(f for names in self._read.values() for f in names)  # every fact a rule reads
         if _HOST is None:
             _HOST = _QuietHost()
         _HOST.set_rulesets(definitions)
@@ -171,10 +172,11 @@ class Engine:
                 raise EngineError(f"engine: unknown fact {name!r}")
             if value is None:
                 continue
+            kind = type(value)  # exact types: bool is not a number here, nor 1 a bool
             if spec.type == "bool":
-                ok = isinstance(value, bool)
+                ok = kind is bool
             elif spec.type == "number":
-                ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and abs(value) < MAX_NUMBER
+                ok = (kind is float or kind is int) and math.isfinite(value) and abs(value) < MAX_NUMBER
                 value = (0.0 if abs(value) < MIN_NUMBER else float(value)) if ok else value
             elif spec.type == "enum":
                 ok = value in spec.values
@@ -185,9 +187,12 @@ class Engine:
             clean[name] = value
         return clean
 
-    def run(self, facts: dict) -> list[Firing]:
-        """Fire the rule book on one scenario's facts; firings sorted by ruleset and priority."""
-        facts = self.validate(facts)
+    def run(self, facts: dict, *, validated: bool = False) -> list[Firing]:
+        """Fire the rule book on one scenario's facts; firings sorted by ruleset and priority.
+
+        ``validated``: the facts come from ``validate`` already (the decision keeps them)."""
+        if not validated:
+            facts = self.validate(facts)
         with _LOCK:
             self._firings, self._derived, self._facts, self._error, self._fired = [], set(), dict(facts), None, set()
             for rs in self.book.rulesets:

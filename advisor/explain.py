@@ -15,7 +15,7 @@ from typing import Optional
 from . import costmodel as cm
 from .catalogs import BYTES_PER_WEIGHT, Catalog
 from .evaluator import first_failure
-from .facts import A100, H100, workload_on
+from .facts import A100, H100, build, workload_on
 from .render import format_value
 from .rulelang import DERIVED, Compare, RuleBook
 from .scenario import Scenario
@@ -181,7 +181,7 @@ def formulas_for(scenario: Scenario, catalog: Catalog, decision: dict) -> list[d
                                        f"(3600 x {costs['utilization']:.2f} x {tps:,.0f}) = ${costs['cost_per_million_tokens']:.2f}")
         add("monthly cost", f"replicas x GPUs x price x {eff.deployment.hours_per_month.value:g} h = {costs['replicas']} x {n} x "
                             f"${costs['price_usd_per_hour']:.2f} x {eff.deployment.hours_per_month.value:g} = ${costs['monthly_cost_usd']:,.0f}")
-    facts = decision.get("facts") or {}
+    facts = build(scenario, catalog).values  # the comparison figures, recomputed from the same input
     ratio = facts.get("compare.h100_vs_a100.cost_ratio")
     if ratio is not None:
         a, h = decision["costs"][A100], decision["costs"][H100]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import get_args
+from typing import Optional, get_args
 
 from . import costmodel as cm
 from .catalogs import PRECISIONS, Catalog
@@ -18,6 +18,7 @@ from .scenario import DEFAULT_MODEL, OptimizeFor, Scenario, Stage
 
 A100, H100 = "a100-80gb", "h100-80gb"  # the seed's pair
 SECONDS_PER_DAY = 86_400
+ESTIMATE_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,12 @@ class Facts:
     notes: list[str] = field(default_factory=list)
 
 
-def build(scenario: Scenario, catalog: Catalog) -> Facts:
-    """Compute every fact of ``scenario``: context and workload as given, cost figures per GPU."""
+def build(scenario: Scenario, catalog: Catalog, estimates: Optional[dict] = None) -> Facts:
+    """Compute every fact of ``scenario``: context and workload as given, cost figures per GPU.
+
+    ``estimates`` caches the deployment estimates (a pure function of GPU, workload and price)
+    across the scenarios of a batch, which mostly repeat them (price and utilization sweeps).
+    """
     ctx, w = scenario.context, scenario.workload
     model = model_of(scenario, catalog)
     precision = scenario.precision
@@ -111,7 +116,7 @@ def build(scenario: Scenario, catalog: Catalog) -> Facts:
         values["workload.max_ms_per_token"] = w.max_ms_per_token
     notes: list[str] = []
 
-    costs = {gpu_id: _cost(scenario, catalog, gpu_id, precision, notes) for gpu_id in catalog.gpus}
+    costs = {gpu_id: _cost(scenario, catalog, gpu_id, precision, notes, estimates) for gpu_id in catalog.gpus}
     for gpu_id, figures in costs.items():
         for key, value in figures.items():
             if key in ("fits", "price_usd_per_hour", "gpus", "replicas", "utilization", "cost_per_million_tokens", "monthly_cost_usd",
@@ -157,14 +162,21 @@ def workload_on(scenario: Scenario, catalog: Catalog, gpu_id: str) -> Workload:
                     output_tokens=w.output_tokens, max_ms_per_token=w.max_ms_per_token)
 
 
-def _cost(scenario: Scenario, catalog: Catalog, gpu_id: str, precision: str, notes: list) -> dict:
+def _cost(scenario: Scenario, catalog: Catalog, gpu_id: str, precision: str, notes: list, estimates: Optional[dict]) -> dict:
     ctx, w = scenario.context, scenario.workload
     gpu = catalog.gpu(gpu_id)
     workload = workload_on(scenario, catalog, gpu_id)
     if workload.precision != precision:
         notes.append(f"{gpu_id} has no {precision.upper()}: costed at {workload.precision}")
         precision = workload.precision
-    est = estimate(catalog, gpu, workload, price_usd_per_hour=scenario.prices.get(gpu_id))
+    key = (gpu_id, workload, scenario.prices.get(gpu_id))
+    est = estimates.get(key) if estimates is not None else None
+    if est is None:
+        est = estimate(catalog, gpu, workload, price_usd_per_hour=scenario.prices.get(gpu_id))
+        if estimates is not None:
+            if len(estimates) >= ESTIMATE_CACHE_SIZE:
+                estimates.clear()  # a sweep over many workloads: start afresh rather than grow
+            estimates[key] = est
     figures = {"precision": precision, "fits": est.fits, "gpus": est.gpus, "price_usd_per_hour": est.price_usd_per_hour,
                "gpus_reason": est.gpus_reason}
     if not est.fits:

@@ -100,6 +100,19 @@ def _check_shape(root) -> None:
         stack.extend((c, depth + 1, False) for c in children if id(c) not in sizes)
 
 
+def _check_depth(root) -> None:
+    """Refuse absurd nesting (a document without anchors cannot expand through aliases)."""
+    stack = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise YamlError(f"nesting deeper than {MAX_DEPTH} levels", node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            stack.extend((value, depth + 1) for _, value in node.value if not isinstance(value, yaml.ScalarNode))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((child, depth + 1) for child in node.value if not isinstance(child, yaml.ScalarNode))
+
+
 def _children(node) -> list:
     if isinstance(node, yaml.MappingNode):
         return [n for pair in node.value for n in pair]
@@ -156,7 +169,10 @@ def load(text: str | bytes, *, want_lines: bool = False, keep_duplicates: bool =
         node = loader.get_single_node()
         if node is None:
             return Document(None)
-        _check_shape(node)
+        if "&" in text:  # anchors, so perhaps aliases: bound the expanded size too
+            _check_shape(node)
+        else:
+            _check_depth(node)
         data = loader.construct_document(node)
     except YamlError as exc:
         if exc.key is not None:  # name the field: the path of the duplicate

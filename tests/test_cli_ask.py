@@ -118,7 +118,7 @@ def test_saved_answers_replay_to_the_same_decision(tmp_path):
     child = spawn("--from", str(saved), "--no-audit", "--format", "json", tmp_path=tmp_path)
     answer_all_with_enter(child)
     body = transcript(child)
-    again = json.loads(body[body.index('{\r\n  "version"'):body.rindex("}") + 1].replace("\r\n", "\n"))["decisions"][0]
+    again = json.loads(body[body.index('{"version"'):body.rindex("}") + 1].replace("\r\n", "\n"))["decisions"][0]
     assert again["recommendation"] == d["recommendation"] and again["costs"] == d["costs"]
     child.send("\r")
     child.expect(pexpect.EOF)
