@@ -16,6 +16,7 @@ from typing import Optional
 from . import __version__, engine, facts as factmod, resources, rulelang
 from .catalogs import Catalog, load_catalog
 from .evaluator import Firing
+from .errors import InputError
 from .scenario import Scenario, check_against_catalog
 
 
@@ -84,7 +85,11 @@ class Advisor:
     def decide(self, scenario: Scenario, source: str = "", raw: Optional[dict] = None) -> Decision:
         check_against_catalog(scenario, self.catalog)
         facts = factmod.build(scenario, self.catalog, self._estimates)
-        seen = self.engine.validate({k: v for k, v in facts.values.items() if k in self.engine.reads})
+        try:
+            seen = self.engine.validate({k: v for k, v in facts.values.items() if k in self.engine.reads})
+        except engine.EngineError as exc:  # inputs are valid; only an absurd combination gets here
+            raise InputError(f"the figures computed from this scenario are out of range ({exc.detail})",
+                             "check the workload, the prices and the utilization") from None
         firings = self.engine.run(seen, validated=True)
         return assemble(self.book, scenario, source, facts, firings, raw, seen)
 

@@ -53,6 +53,10 @@ class EngineError(AdvisorError):
 
     exit_code = 2
 
+    def __init__(self, message: str, detail: str = ""):
+        super().__init__(message)
+        self.detail = detail  # the fact at fault, when a value was refused
+
 
 class _QuietHost(durable.Host):
     """A Host without durable's self-rescheduling timer threads, which this advisor never needs."""
@@ -183,7 +187,7 @@ class Engine:
             else:
                 ok = isinstance(value, str)
             if not ok:
-                raise EngineError(f"engine: fact {name} = {value!r} is not a valid {spec.type}")
+                raise EngineError(f"engine: fact {name} = {value!r} is not a valid {spec.type}", f"{name} = {value!r}")
             clean[name] = value
         return clean
 

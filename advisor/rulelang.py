@@ -40,6 +40,7 @@ OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "exists")
 ORDERED = ("lt", "le", "gt", "ge")
 HIT_POLICIES = ("first", "collect")
 DERIVED = "derived."
+MAX_RULE_FILE_BYTES = 1_000_000
 _ID = re.compile(r"^[a-z][a-z0-9_]*(-[a-z0-9_]+)*$")
 
 
@@ -351,7 +352,8 @@ def parse_directory(directory: Path, facts: dict, extra_revision_files: list[Pat
 def _parse_file(path: Path, facts: dict) -> tuple[Optional[Ruleset], list[Problem]]:
     name = str(path)
     try:
-        doc = yamlio.load(path.read_bytes(), want_lines=True)
+        with open(path, "rb") as handle:
+            doc = yamlio.load(yamlio.read_capped(handle, MAX_RULE_FILE_BYTES, "a rule file is a few KB"), want_lines=True)
     except yamlio.YamlError as exc:
         return None, [Problem(name, exc.line, exc.message)]
     except OSError as exc:
@@ -376,7 +378,11 @@ def _parse_file(path: Path, facts: dict) -> tuple[Optional[Ruleset], list[Proble
     if isinstance(order, bool) or not isinstance(order, int):
         r.err(("order",), "order: a whole number")
         order = 0
-    for t_name, t_body in (body.get("thresholds") or {}).items():
+    thresholds = body.get("thresholds") or {}
+    if not isinstance(thresholds, dict):
+        r.err(("thresholds",), "thresholds: a mapping of names to {value: ..., why: ...}")
+        thresholds = {}
+    for t_name, t_body in thresholds.items():
         tpath = ("thresholds", t_name)
         if not isinstance(t_body, dict) or set(t_body) - {"value", "why"} or "value" not in t_body:
             r.err(tpath, "a threshold is {value: ..., why: ...}")

@@ -22,7 +22,13 @@ OptimizeFor = Literal["latency", "cost_per_token", "throughput_per_gpu", "availa
 Stage = Literal["experimentation", "production"]
 
 DEFAULT_MODEL = "llama-2-70b"  # the seed's "70B model"
-DEFAULT_BATCH = 16  # concurrent sequences per deployment: a moderate interactive serving load
+DEFAULT_BATCH = 16
+# 100,000 scenarios take about 20 MB of YAML; beyond this a file is more likely a mistake, and a
+# directory of smaller files runs the same (and in parallel with --jobs).
+MAX_FILE_BYTES = 32_000_000
+# USD per GPU-hour: a cent to 100 times any list price, so only a typo falls outside
+MIN_PRICE, MAX_PRICE = 0.01, 1000.0
+SPLIT_HINT = "split it into several files in one directory: `advisor run DIR` reads them all"  # concurrent sequences per deployment: a moderate interactive serving load
 
 
 class FieldProblem(ValueError):
@@ -44,16 +50,17 @@ class Context(_Strict):
     can_afford_h100: Optional[bool] = Field(
         None, description="whether an H100 deployment fits the budget; derived from monthly_budget_usd when absent"
     )
-    monthly_budget_usd: Optional[float] = Field(None, ge=0, description="GPU budget per month, USD")
+    monthly_budget_usd: Optional[float] = Field(None, ge=0, le=1e12, description="GPU budget per month, USD")
     have_a100_fleet: bool = Field(False, description="an existing A100 fleet")
     utilization: Optional[float] = Field(
-        None, gt=0, le=1, description="busy share of the A100 fleet's paid hours, in (0, 1]; required with a fleet"
+        None, ge=0.01, le=1, description="busy share of the A100 fleet's paid hours, 0.01 to 1 (below 1% a cost per token "
+        "means nothing); required with a fleet"
     )
     can_use_spot: bool = Field(False, description="spot / preemptible capacity is acceptable")
     using_fp8: bool = Field(False, description="the model is served with FP8 weights")
     optimize_for: Optional[OptimizeFor] = Field(None, description="what matters most")
     stage: Optional[Stage] = Field(None, description="experimentation or production")
-    h100_wait_weeks: Optional[float] = Field(None, ge=0, description="how long H100 capacity takes to get, in weeks")
+    h100_wait_weeks: Optional[float] = Field(None, ge=0, le=520, description="how long H100 capacity takes to get, in weeks")
 
     @model_validator(mode="after")
     def _fleet_needs_utilization(self) -> "Context":
@@ -72,7 +79,7 @@ class WorkloadSpec(_Strict):
     prompt_tokens: int = Field(512, ge=1, le=1_000_000, description="prompt length")
     output_tokens: int = Field(256, ge=1, le=1_000_000, description="generated tokens per request")
     tokens_per_day: Optional[float] = Field(None, gt=0, le=1e15, description="generated tokens a day, for sizing and volume")
-    max_ms_per_token: Optional[float] = Field(None, gt=0, description="latency target per generated token, ms")
+    max_ms_per_token: Optional[float] = Field(None, gt=0, le=1e6, description="latency target per generated token, ms")
 
     @model_validator(mode="after")
     def _one_model(self) -> "WorkloadSpec":
@@ -90,8 +97,9 @@ class Scenario(_Strict):
     @model_validator(mode="after")
     def _prices_positive(self) -> "Scenario":
         for gpu_id, price in self.prices.items():
-            if not price > 0:
-                raise FieldProblem(("prices", gpu_id), "a price must be greater than 0 USD per GPU-hour", ("prices", gpu_id))
+            if not MIN_PRICE <= price <= MAX_PRICE:
+                raise FieldProblem(("prices", gpu_id), f"a price is {MIN_PRICE:g} to {MAX_PRICE:g} USD per GPU-hour",
+                                   ("prices", gpu_id))
         return self
 
     @property
@@ -146,12 +154,16 @@ def read_source(path: str) -> tuple[str, bytes]:
     """(display name, bytes) for a path, or stdin for ``-``; raises InputError when unreadable."""
     import sys
 
-    if path == "-":
-        return "<stdin>", sys.stdin.buffer.read()
+    source = "<stdin>" if path == "-" else path
     try:
-        return path, Path(path).read_bytes()
+        if path == "-":
+            return source, yamlio.read_capped(sys.stdin.buffer, MAX_FILE_BYTES, SPLIT_HINT)
+        with open(path, "rb") as handle:
+            return source, yamlio.read_capped(handle, MAX_FILE_BYTES, SPLIT_HINT)
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    except yamlio.YamlError as exc:
+        raise InputError(f"{source}: {exc.message}") from None
 
 
 def parse(source: str, raw: bytes, stem: Optional[str] = None) -> list[Loaded]:

@@ -151,6 +151,14 @@ def _path_of_key(root, line: int, key) -> Path | None:
     return None
 
 
+def read_capped(stream, limit: int, hint: str) -> bytes:
+    """At most ``limit`` bytes of a binary stream; a longer one is refused before it is parsed."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise YamlError(f"larger than {limit / 1e6:g} MB ({hint})")
+    return data
+
+
 def load(text: str | bytes, *, want_lines: bool = False, keep_duplicates: bool = False) -> Document:
     """Parse one YAML document safely; raises YamlError with a line number on any problem.
 
@@ -183,6 +191,8 @@ def load(text: str | bytes, *, want_lines: bool = False, keep_duplicates: bool =
         problem = exc.problem or exc.context or "invalid YAML"
         if exc.context and exc.problem and exc.context_mark and exc.problem_mark and exc.context_mark.line != exc.problem_mark.line:
             problem += f" ({exc.context} that starts on line {exc.context_mark.line + 1})"  # where to look
+        if mark and "cannot start any token" in problem and "\t" in "".join(text.splitlines()[mark.line:mark.line + 1]):
+            problem += " (a tab: YAML indents with spaces)"
         raise YamlError(problem, mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:
         raise YamlError(str(exc).splitlines()[0] or "invalid YAML") from None

@@ -135,7 +135,7 @@ def test_colour_on_a_terminal_and_never_with_no_color(tmp_path):
 
 def test_a_progress_bar_only_on_a_terminal_and_only_for_long_batches(tmp_path):
     for n in range(3):
-        (tmp_path / f"batch{n}.yaml").write_text("scenarios:\n" + "  - context: {can_use_spot: true}\n" * 800)
+        (tmp_path / f"batch{n}.yaml").write_text("scenarios:\n" + "  - context: {can_use_spot: true}\n" * 2000)
     out = pexpect.run(f"{ADVISOR} run {tmp_path} --no-audit --format csv", encoding="utf-8", timeout=120,
                       env={**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1"})
     assert re.search(r"\r\[[#.]{24}\] \d/3 files · [\d,]+ decided · 0 invalid", out)

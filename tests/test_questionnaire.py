@@ -115,11 +115,11 @@ def test_numbers_are_read_as_people_write_them(text, kind, name, expected):
 
 @pytest.mark.parametrize("text, kind, name, message", [
     ("1.5", "number", "context.utilization", "less than or equal to 1"),
-    ("0", "number", "context.utilization", "greater than 0"),
+    ("0", "number", "context.utilization", "greater than or equal to 0.01"),
     ("lots", "number", "workload.tokens_per_day", "'lots' is not a number"),
     ("2.5", "integer", "workload.batch", "a whole number"),
     ("0", "integer", "workload.batch", "greater than or equal to 1"),
-    ("0", "number", "prices.h100-80gb", "greater than 0"),
+    ("0", "number", "prices.h100-80gb", "0.01 to 1000"),
     ("nan", "number", "workload.max_ms_per_token", "finite number"),
 ])
 def test_bad_numbers_are_refused_with_the_reason(text, kind, name, message):

@@ -38,7 +38,7 @@ def _errors(text: str, name: str = "s.yaml") -> list[str]:
     ("workload:\n  precision: fp4\n",
      "s.yaml:2: scenario s: workload.precision: Input should be"),
     ("prices:\n  a100-80gb: 2.0\n  h100-80gb: 0\n",
-     "s.yaml:3: scenario s: prices.h100-80gb: a price must be greater than 0 USD per GPU-hour"),
+     "s.yaml:3: scenario s: prices.h100-80gb: a price is 0.01 to 1000 USD per GPU-hour"),
     ("prices:\n  h100-80gb: cheap\n",
      "s.yaml:2: scenario s: prices.h100-80gb: Input should be a valid number, got a string 'cheap'"),
     ("- just\n- a list\n", "s.yaml: scenario s: expected a mapping with context:, got a list"),
@@ -115,3 +115,25 @@ def test_schema_is_a_json_schema_that_describes_the_shipped_scenarios():
             assert set(item) <= set(schema["$defs"]["Scenario"]["properties"]), path
             assert set(item.get("context", {})) <= set(context["properties"]), path
             assert set(item.get("workload", {})) <= set(schema["$defs"]["WorkloadSpec"]["properties"]), path
+
+
+def test_jobs_keep_the_order_and_the_decisions_of_one_job(tmp_path):
+    for n in range(4):
+        (tmp_path / f"f{n}.yaml").write_text("scenarios:\n" + "".join(
+            f"  - name: f{n}-{i}\n    context: {{have_a100_fleet: true, utilization: {0.5 + i / 100:.2f}, can_use_spot: {str(i % 2 == 0).lower()}}}\n"
+            for i in range(40)))
+    (tmp_path / "f2.yaml").write_text((tmp_path / "f2.yaml").read_text() + "  - context: {stage: prod}\n")
+    runs = {}
+    for jobs in ("1", "3", "auto"):
+        proc = run_cli("run", str(tmp_path), "--jobs", jobs, "--format", "json", "--no-audit")
+        assert proc.returncode == 1  # the one bad scenario, reported whatever the jobs
+        out = json.loads(proc.stdout)
+        runs[jobs] = ([(d["scenario"], d["recommendation"], d["costs"]) for d in out["decisions"]], out["errors"])
+    assert runs["1"] == runs["3"] == runs["auto"]
+    assert [name for name, _, _ in runs["1"][0]][:3] == ["f0-0", "f0-1", "f0-2"] and len(runs["1"][0]) == 160
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "many", "1000"])
+def test_bad_jobs_are_a_usage_error(value):
+    proc = run_cli("run", str(REPO / "scenarios"), "--jobs", value, "--no-audit")
+    assert proc.returncode == 2 and "--jobs" in proc.stderr and len(proc.stderr.splitlines()) == 1
