@@ -159,39 +159,34 @@ class Store:
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
 
-    def record(self, decisions: list, book) -> None:
-        """Write decisions (and their rules revision, once) in one transaction."""
-        if decisions:
+    def record(self, rows: list, book) -> None:
+        """Write decisions (their ``rows_of``) and their rules revision, once, in one transaction."""
+        if rows:
             try:
-                self._retry(self._write, decisions, book)
+                self._retry(self._write, rows, book)
             except sqlite3.Error as exc:
                 raise DataError(f"audit store {self.path}: {_reason(exc)}", "the decisions were printed but not recorded") from None
 
-    def _write(self, decisions: list, book) -> None:
+    def _write(self, rows: list, book) -> None:
         now = datetime.now(timezone.utc).isoformat(timespec="microseconds")
         with self._transaction():
             if book is not None:
                 self._db.execute("INSERT OR IGNORE INTO revisions VALUES (?, ?, ?)",
                                  (book.revision, now, json.dumps(rule_digests(book), sort_keys=True)))
-            for d in decisions:
-                rec = d.recommendation or {}
+            for decision, fired in rows:
                 self._db.execute(
                     "INSERT INTO decisions (decision_id, recorded_at, advisor_version, rules_revision, scenario, source,"
-                    " recommendation, gpu, input, decision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (d.decision_id, now, d.advisor_version, d.rules_revision, d.scenario, d.source, rec.get("id", ""),
-                     rec.get("gpu", ""), json.dumps(d.input), d.json_text()),
-                )
-                self._db.executemany("INSERT OR IGNORE INTO fired_rules VALUES (?, ?, ?)",
-                                     [(d.decision_id, f["rule"], f["ruleset"]) for f in d.fired_rules])
+                    " recommendation, gpu, input, decision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (decision[0], now, *decision[1:]))
+                self._db.executemany("INSERT OR IGNORE INTO fired_rules VALUES (?, ?, ?)", fired)
 
     @contextmanager
     def writer(self, book, chunk: int = CHUNK):
-        """Buffer decisions and write them in transactions of ``chunk``; what is buffered is
-        written on the way out, also when the batch is interrupted."""
+        """Buffer decisions (their ``rows_of``) and write them in transactions of ``chunk``; what
+        is buffered is written on the way out, also when the batch is interrupted."""
         buffer: list = []
 
-        def add(decision) -> None:
-            buffer.append(decision)
+        def add(rows) -> None:
+            buffer.append(rows)
             if len(buffer) >= chunk:
                 self.record(buffer, book)
                 buffer.clear()
@@ -249,6 +244,16 @@ class Store:
         (_seq, decision_id, recorded_at, version, revision, scenario, source, recommendation, gpu, input_, decision) = row
         return Record(decision_id, recorded_at, version, revision, scenario, source, recommendation, gpu,
                       json.loads(input_), json.loads(decision))
+
+
+def rows_of(d) -> tuple:
+    """A decision as the store keeps it: its row (without the time) and its fired-rule rows.
+
+    Computed where the decision is made, so that a parallel batch encodes in its workers."""
+    rec = d.recommendation or {}
+    decision = (d.decision_id, d.advisor_version, d.rules_revision, d.scenario, d.source, rec.get("id", ""), rec.get("gpu", ""),
+                json.dumps(d.input), d.json_text())
+    return decision, [(d.decision_id, f["rule"], f["ruleset"]) for f in d.fired_rules]
 
 
 def parse_since(text: str) -> str:

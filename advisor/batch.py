@@ -24,6 +24,20 @@ class Failure:
 Result = Union[Decision, Failure]
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A decision made ready to write: its output piece and its audit rows (small to pass between processes)."""
+
+    piece: str
+    rows: tuple
+
+
+def prepare(decision: Decision, fmt: str, colour: bool = False) -> Prepared:
+    from . import audit, render, term
+
+    return Prepared(render.decision_piece(decision, fmt, term.Palette(colour)), audit.rows_of(decision))
+
+
 def expand(paths: list[str]) -> Iterator[Union[str, Failure]]:
     """Files as given, directories walked for *.yaml / *.yml (sorted), ``-`` for stdin."""
     for path in paths:
@@ -70,20 +84,22 @@ def run_one(advisor: Advisor, item: Union[str, Failure]) -> Iterator[Result]:
 
 # --- parallel batches ---------------------------------------------------------------------------
 
-_WORKER: Optional[Advisor] = None
+_WORKER: Optional[tuple] = None  # (advisor, output format, colour)
 
 
-def _start_worker(rules_dir: Optional[str]) -> None:
+def _start_worker(rules_dir: Optional[str], fmt: str, colour: bool) -> None:
     global _WORKER
-    _WORKER = Advisor(rules_dir)  # one engine per worker process (durable is single-threaded)
+    _WORKER = (Advisor(rules_dir), fmt, colour)  # one engine per worker process (durable is single-threaded)
 
 
-def _decide_file(item: Union[str, Failure]) -> list[Result]:
-    return list(run_one(_WORKER, item))
+def _decide_file(item: Union[str, Failure]) -> list[Union[Prepared, Failure]]:
+    advisor, fmt, colour = _WORKER
+    return [r if isinstance(r, Failure) else prepare(r, fmt, colour) for r in run_one(advisor, item)]
 
 
-def run_parallel(rules_dir: Optional[str], items: list, jobs: int) -> Iterator[list[Result]]:
-    """The results of each expanded path, in input order, decided by ``jobs`` worker processes.
+def run_parallel(rules_dir: Optional[str], items: list, jobs: int, fmt: str, colour: bool) -> Iterator[list]:
+    """The results of each expanded path, in input order, decided by ``jobs`` worker processes
+    and prepared there for writing (``Prepared``), or a ``Failure``.
 
     A file is the unit of work: a batch spread over several files uses every worker."""
     import multiprocessing
@@ -92,7 +108,7 @@ def run_parallel(rules_dir: Optional[str], items: list, jobs: int) -> Iterator[l
 
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(rules_dir,)) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(rules_dir, fmt, colour)) as pool:
         try:
             yield from pool.map(_decide_file, items)
         except BrokenProcessPool:  # a worker died (killed, or a crash in the C engine)

@@ -323,12 +323,14 @@ def _run(args) -> int:
     advisor = Advisor(args.rules)
     paths = list(batch.expand(args.paths))
     progress = term.Progress(sys.stderr, len(paths))
-    out = render.DecisionStream(args.format, sys.stdout, term.Palette(term.colour_enabled(sys.stdout)))
+    colour = term.colour_enabled(sys.stdout)
+    out = render.DecisionStream(args.format, sys.stdout)
     failures, files_done = [], 0
     if args.jobs > 1 and len(paths) > 1:
-        per_file = batch.run_parallel(args.rules, paths, min(args.jobs, len(paths)))
+        per_file = batch.run_parallel(args.rules, paths, min(args.jobs, len(paths)), args.format, colour)
     else:
-        per_file = (batch.run_one(advisor, item) for item in paths)
+        per_file = ([r if isinstance(r, batch.Failure) else batch.prepare(r, args.format, colour) for r in batch.run_one(advisor, item)]
+                    for item in paths)
     with _recorder(args, advisor.book) as record:
         for results in per_file:
             for result in results:
@@ -337,8 +339,8 @@ def _run(args) -> int:
                     progress.close()
                     print(f"advisor: invalid input: {result.message}", file=sys.stderr)
                 else:
-                    record(result)
-                    out.write(result)
+                    record(result.rows)
+                    out.write(result.piece)
                 progress.step(files_done, out.count, len(failures))
             files_done += 1
     progress.close()
@@ -368,7 +370,7 @@ def _ask(args) -> int:
     from prompt_toolkit.application import create_app_session
     from prompt_toolkit.output import create_output
 
-    from . import questionnaire, render, scenario as scen, term
+    from . import audit, questionnaire, render, scenario as scen, term
     from .decision import Advisor
     from .errors import InputError
 
@@ -394,14 +396,14 @@ def _ask(args) -> int:
             raise InputError(loaded.error)
         decision = advisor.decide(loaded.scenario, loaded.source, data)
         with _recorder(args, advisor.book) as record:
-            record(decision)
+            record(audit.rows_of(decision))
         palette = term.Palette(term.colour_enabled(sys.stdout))
         if args.format == "table":
             title = advisor.book.rule(decision.recommendation["rule"]).title
             print("\n" + render.ask_summary(decision, title, palette, recorded=not args.no_audit))
         else:
-            out = render.DecisionStream(args.format, sys.stdout, palette)
-            out.write(decision)
+            out = render.DecisionStream(args.format, sys.stdout)
+            out.write(render.decision_piece(decision, args.format, palette))
             out.close([])
         sys.stdout.flush()
         target = args.save

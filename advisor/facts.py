@@ -19,6 +19,8 @@ from .scenario import DEFAULT_MODEL, OptimizeFor, Scenario, Stage
 A100, H100 = "a100-80gb", "h100-80gb"  # the seed's pair
 SECONDS_PER_DAY = 86_400
 ESTIMATE_CACHE_SIZE = 10_000
+COST_FACTS = frozenset({"fits", "price_usd_per_hour", "gpus", "replicas", "utilization", "cost_per_million_tokens", "monthly_cost_usd",
+                        "decode_ms_per_token", "tokens_per_s_per_gpu", "ttft_ms", "prefill_share", "meets_latency"})
 
 
 @dataclass(frozen=True)
@@ -119,8 +121,7 @@ def build(scenario: Scenario, catalog: Catalog, estimates: Optional[dict] = None
     costs = {gpu_id: _cost(scenario, catalog, gpu_id, precision, notes, estimates) for gpu_id in catalog.gpus}
     for gpu_id, figures in costs.items():
         for key, value in figures.items():
-            if key in ("fits", "price_usd_per_hour", "gpus", "replicas", "utilization", "cost_per_million_tokens", "monthly_cost_usd",
-                       "decode_ms_per_token", "tokens_per_s_per_gpu", "ttft_ms", "prefill_share", "meets_latency") and value is not None:
+            if key in COST_FACTS and value is not None:
                 values[f"cost.{gpu_id}.{key}"] = value
 
     a, h = costs[A100], costs[H100]
@@ -165,14 +166,15 @@ def workload_on(scenario: Scenario, catalog: Catalog, gpu_id: str) -> Workload:
 def _cost(scenario: Scenario, catalog: Catalog, gpu_id: str, precision: str, notes: list, estimates: Optional[dict]) -> dict:
     ctx, w = scenario.context, scenario.workload
     gpu = catalog.gpu(gpu_id)
-    workload = workload_on(scenario, catalog, gpu_id)
-    if workload.precision != precision:
-        notes.append(f"{gpu_id} has no {precision.upper()}: costed at {workload.precision}")
-        precision = workload.precision
-    key = (gpu_id, workload, scenario.prices.get(gpu_id))
+    if not gpu.supports(precision):
+        notes.append(f"{gpu_id} has no {precision.upper()}: costed at fp16")
+        precision = "fp16"
+    # The estimate depends on the workload spec, the precision served and the price only.
+    key = (gpu_id, w.model, w.params_b, precision, w.batch, w.prompt_tokens, w.output_tokens, w.max_ms_per_token,
+           scenario.prices.get(gpu_id))
     est = estimates.get(key) if estimates is not None else None
     if est is None:
-        est = estimate(catalog, gpu, workload, price_usd_per_hour=scenario.prices.get(gpu_id))
+        est = estimate(catalog, gpu, workload_on(scenario, catalog, gpu_id), price_usd_per_hour=scenario.prices.get(gpu_id))
         if estimates is not None:
             if len(estimates) >= ESTIMATE_CACHE_SIZE:
                 estimates.clear()  # a sweep over many workloads: start afresh rather than grow

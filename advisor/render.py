@@ -190,6 +190,17 @@ def decision_block(d, palette=PLAIN, short_revision: int = 12) -> str:
     return "\n".join(lines)
 
 
+def decision_piece(d, fmt: str, palette=PLAIN) -> str:
+    """One decision in an output format, without the separators a stream adds around it."""
+    if fmt == "json":  # one decision a line: the C encoder, and easy to grep
+        return d.json_text()
+    if fmt == "table":
+        return decision_block(d, palette)
+    if fmt == "csv":
+        return _csv_line(_flat_row(d))
+    return _markdown_row(d) + "\n"
+
+
 class DecisionStream:
     """Decisions written as they come, so that memory does not grow with the batch.
 
@@ -197,19 +208,20 @@ class DecisionStream:
     piece, one decision a line.
     """
 
-    def __init__(self, fmt: str, out, palette=PLAIN):
-        self.fmt, self.out, self.palette, self.count = fmt, out, palette, 0
+    def __init__(self, fmt: str, out):
+        self.fmt, self.out, self.count = fmt, out, 0
 
-    def write(self, d) -> None:
-        if self.fmt == "json":  # one decision a line: the C encoder, and easy to grep
+    def write(self, piece: str) -> None:
+        """Write one decision, rendered by ``decision_piece`` (perhaps in another process)."""
+        if self.fmt == "json":
             head = '{"version": %d,\n"decisions": [\n' % JSON_VERSION if self.count == 0 else ",\n"
-            self.out.write(head + d.json_text())
         elif self.fmt == "table":
-            self.out.write(("\n\n" if self.count else "") + decision_block(d, self.palette))
+            head = "\n\n" if self.count else ""
         elif self.fmt == "csv":
-            self.out.write((_csv_line(FLAT_HEADERS) if self.count == 0 else "") + _csv_line(_flat_row(d)))
+            head = _csv_line(FLAT_HEADERS) if self.count == 0 else ""
         else:
-            self.out.write(("\n".join(MARKDOWN_HEAD) + "\n" if self.count == 0 else "") + _markdown_row(d) + "\n")
+            head = "\n".join(MARKDOWN_HEAD) + "\n" if self.count == 0 else ""
+        self.out.write(head + piece)
         self.count += 1
 
     def close(self, failures) -> None:

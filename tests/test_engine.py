@@ -6,6 +6,7 @@ in a subprocess with a timeout).
 """
 
 import hashlib
+import os
 import subprocess
 import sys
 import textwrap
@@ -69,6 +70,17 @@ def shipped_facts(draw, advisor):
 @SLOW
 @given(data=st.data())
 def test_engine_and_evaluator_agree_on_the_shipped_rules(shipped, data):
+    facts = data.draw(shipped_facts(shipped))
+    _same(shipped.engine.run(facts), evaluator.run(shipped.book, facts))
+
+
+AT_SCALE = int(os.environ.get("ADVISOR_DIFFERENTIAL_EXAMPLES", "0"))
+
+
+@pytest.mark.skipif(not AT_SCALE, reason="opt-in: `make bench` runs it with ADVISOR_DIFFERENTIAL_EXAMPLES=100000")
+@settings(max_examples=max(AT_SCALE, 1), deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(data=st.data())
+def test_engine_and_evaluator_agree_at_scale(shipped, data):
     facts = data.draw(shipped_facts(shipped))
     _same(shipped.engine.run(facts), evaluator.run(shipped.book, facts))
 
