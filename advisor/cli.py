@@ -416,6 +416,9 @@ def _ask(args) -> int:
 
 
 def _writable_answer(text: str):
+    """The file name typed at the end of a session: never an existing file (--save may overwrite)."""
+    if Path(text.strip()).exists():
+        return f"{text.strip()} exists: choose another name"
     try:
         _check_writable(Path(text.strip()))
     except Exception as exc:  # noqa: BLE001 - the reason is shown in place

@@ -143,3 +143,19 @@ def test_a_progress_bar_only_on_a_terminal_and_only_for_long_batches(tmp_path):
     assert piped.returncode == 0 and "files ·" not in piped.stderr and piped.stderr == ""
     quick = pexpect.run(f"{ADVISOR} run {REPO / 'scenarios' / 'spot.yaml'} --no-audit", encoding="utf-8", timeout=30)
     assert "files ·" not in quick
+
+
+def test_saving_at_the_end_never_overwrites_a_file(tmp_path):
+    (tmp_path / "guided-session.yaml").write_text("# mine\n")
+    child = spawn("--no-audit", tmp_path=tmp_path)
+    answer_all_with_enter(child)
+    child.send("y")
+    child.expect(r"File name\?")
+    child.send("\r")  # the default name exists
+    child.expect("exists: choose another name")
+    child.send("\x7f" * len("guided-session.yaml") + "other.yaml\r")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert (tmp_path / "guided-session.yaml").read_text() == "# mine\n"
+    assert "context:" in (tmp_path / "other.yaml").read_text()
