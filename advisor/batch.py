@@ -32,10 +32,13 @@ class Prepared:
     rows: tuple
 
 
-def prepare(decision: Decision, fmt: str, colour: bool = False) -> Prepared:
+def prepare_file(advisor: Advisor, item: Union[str, Failure], fmt: str, colour: bool) -> list[Union[Prepared, Failure]]:
+    """Decide one expanded path and make each decision ready to write (in a worker, or inline)."""
     from . import audit, render, term
 
-    return Prepared(render.decision_piece(decision, fmt, term.Palette(colour)), audit.rows_of(decision))
+    palette = term.Palette(colour)
+    return [r if isinstance(r, Failure) else Prepared(render.decision_piece(r, fmt, palette), audit.rows_of(r))
+            for r in run_one(advisor, item)]
 
 
 def expand(paths: list[str]) -> Iterator[Union[str, Failure]]:
@@ -54,12 +57,6 @@ def expand(paths: list[str]) -> Iterator[Union[str, Failure]]:
             yield path
         else:
             yield Failure(path, None, f"{path}: no such file or directory")
-
-
-def run(advisor: Advisor, paths: list[str]) -> Iterator[Result]:
-    """Decide every scenario in ``paths``, in order, yielding a decision or a failure for each."""
-    for item in expand(paths):
-        yield from run_one(advisor, item)
 
 
 def run_one(advisor: Advisor, item: Union[str, Failure]) -> Iterator[Result]:
@@ -94,7 +91,7 @@ def _start_worker(rules_dir: Optional[str], fmt: str, colour: bool) -> None:
 
 def _decide_file(item: Union[str, Failure]) -> list[Union[Prepared, Failure]]:
     advisor, fmt, colour = _WORKER
-    return [r if isinstance(r, Failure) else prepare(r, fmt, colour) for r in run_one(advisor, item)]
+    return prepare_file(advisor, item, fmt, colour)
 
 
 def run_parallel(rules_dir: Optional[str], items: list, jobs: int, fmt: str, colour: bool) -> Iterator[list]:

@@ -329,8 +329,7 @@ def _run(args) -> int:
     if args.jobs > 1 and len(paths) > 1:
         per_file = batch.run_parallel(args.rules, paths, min(args.jobs, len(paths)), args.format, colour)
     else:
-        per_file = ([r if isinstance(r, batch.Failure) else batch.prepare(r, args.format, colour) for r in batch.run_one(advisor, item)]
-                    for item in paths)
+        per_file = (batch.prepare_file(advisor, item, args.format, colour) for item in paths)
     with _recorder(args, advisor.book) as record:
         for results in per_file:
             for result in results:
@@ -354,7 +353,7 @@ def _run(args) -> int:
 def _recorder(args, book):
     """Yields a function that records a decision in the audit store (in transactions), or does nothing."""
     if getattr(args, "no_audit", False):
-        yield lambda decision: None
+        yield lambda rows: None
         return
     from .audit import Store
 
@@ -457,9 +456,7 @@ def _explain(args) -> int:
     advisor = Advisor(args.rules)
     items = []
     if args.id:
-        from .audit import Store
-
-        with Store.open(args.audit_db, create=False) as store:
+        with _open_store(args) as store:
             record = store.get(args.id)
         loaded = scen.from_data(record.input, record.source, record.scenario)
         items.append(explain.explain(record.decision, advisor.book, loaded.scenario, advisor.catalog))
@@ -478,23 +475,32 @@ def _explain(args) -> int:
     return 0
 
 
-def _open_store(args, create: bool = False):
+def _open_store(args):
+    """The audit store to read; an error (exit 1) when there is none."""
     from .audit import Store
 
-    return Store.open(args.audit_db, create=create)
+    return Store.open(args.audit_db, create=False)
+
+
+def _recorded_store(args):
+    """The audit store to list from, or None (said on stderr) when nothing was recorded yet."""
+    from .audit import default_path
+
+    path = Path(args.audit_db) if args.audit_db else default_path()
+    if path.exists():
+        return _open_store(args)
+    print(f"advisor: nothing recorded yet in {path}", file=sys.stderr)
+    return None
 
 
 def _audit_list(args) -> int:
     from . import render
-    from .audit import default_path
 
-    path = Path(args.audit_db) if args.audit_db else default_path()
     records = []
-    if path.exists():
-        with _open_store(args) as store:
+    store = _recorded_store(args)
+    if store is not None:
+        with store:
             records = store.list(limit=args.limit, rule=args.rule, since=args.since)
-    else:
-        print(f"advisor: nothing recorded yet in {path}", file=sys.stderr)
     print(render.audit_list_json(records) if args.format == "json" else render.audit_list_table(records))
     return 0
 
@@ -515,14 +521,12 @@ def _audit_show(args) -> int:
 def _audit_export(args) -> int:
     import json
 
-    from .audit import default_path
     from .render import JSON_VERSION
 
-    path = Path(args.audit_db) if args.audit_db else default_path()
-    if not path.exists():
-        print(f"advisor: nothing recorded yet in {path}", file=sys.stderr)
+    store = _recorded_store(args)
+    if store is None:
         return 0
-    with _open_store(args) as store:
+    with store:
         for record in store.iter_all():
             sys.stdout.write(json.dumps({"version": JSON_VERSION, **record.to_json()}, ensure_ascii=False) + "\n")
     return 0

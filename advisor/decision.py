@@ -94,8 +94,8 @@ class Advisor:
         return assemble(self.book, scenario, source, facts, firings, raw, seen)
 
 
-def assemble(book: rulelang.RuleBook, scenario: Scenario, source: str, facts: factmod.Facts, firings: list[Firing], raw=None,
-             seen: Optional[dict] = None) -> Decision:
+def assemble(book: rulelang.RuleBook, scenario: Scenario, source: str, facts: factmod.Facts, firings: list[Firing], raw,
+             seen: dict) -> Decision:
     """Turn firings into the decision: winners of first-hit rulesets, collected items, the trace.
 
     ``seen``: the facts the rules read, as validated for the engine (kept in the record)."""
@@ -139,7 +139,7 @@ def assemble(book: rulelang.RuleBook, scenario: Scenario, source: str, facts: fa
         advisor_version=__version__,
         notes=facts.notes,
         input=raw if raw is not None else scenario.model_dump(mode="json", exclude_none=True),
-        facts=dict(seen if seen is not None else values),
+        facts=seen,
     )
 
 

@@ -144,13 +144,15 @@ class Engine:
         return test if not negate else {"$or": [test, absent]}
 
     def _action(self, rule: Rule):
+        reads = facts_of(rule.when)  # once, at compile time: the action runs on the hot path
+
         def run(c):
             try:
                 if rule.id in self._fired:
                     return  # durable fires once per matching branch of an `any`; a rule fires once
                 self._fired.add(rule.id)
-                matched = {f: self._facts[f] for f in facts_of(rule.when) if f in self._facts}
-                matched.update({f: True for f in facts_of(rule.when) if f.startswith(DERIVED) and f[len(DERIVED):] in self._derived})
+                matched = {f: self._facts[f] for f in reads if f in self._facts}
+                matched.update({f: True for f in reads if f.startswith(DERIVED) and f[len(DERIVED):] in self._derived})
                 self._firings.append(Firing(rule.id, rule.ruleset, rule.order, matched, rule.then.asserts))
                 for name in rule.then.asserts:
                     if name in self._derived:

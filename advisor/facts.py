@@ -19,8 +19,22 @@ from .scenario import DEFAULT_MODEL, OptimizeFor, Scenario, Stage
 A100, H100 = "a100-80gb", "h100-80gb"  # the seed's pair
 SECONDS_PER_DAY = 86_400
 ESTIMATE_CACHE_SIZE = 10_000
-COST_FACTS = frozenset({"fits", "price_usd_per_hour", "gpus", "replicas", "utilization", "cost_per_million_tokens", "monthly_cost_usd",
-                        "decode_ms_per_token", "tokens_per_s_per_gpu", "ttft_ms", "prefill_share", "meets_latency"})
+# The figures the cost model gives each GPU that rules may read, as cost.<gpu>.<name>.
+COST_FIGURES = (
+    ("fits", "bool", "the workload fits one deployment of this GPU"),
+    ("price_usd_per_hour", "number", "USD per GPU-hour (scenario prices, else the catalog)"),
+    ("gpus", "number", "GPUs per deployment (tensor parallel)"),
+    ("replicas", "number", "deployments needed for tokens_per_day"),
+    ("utilization", "number", "utilization the cost assumes"),
+    ("cost_per_million_tokens", "number", "USD per million generated tokens"),
+    ("monthly_cost_usd", "number", "USD a month for all replicas"),
+    ("decode_ms_per_token", "number", "per-stream latency of one generated token"),
+    ("tokens_per_s_per_gpu", "number", "generated tokens per second per GPU"),
+    ("ttft_ms", "number", "time to first token"),
+    ("prefill_share", "number", "share of GPU time spent in prefill"),
+    ("meets_latency", "bool", "decode_ms_per_token within max_ms_per_token"),
+)
+COST_FACTS = frozenset(name for name, _, _ in COST_FIGURES)
 
 
 @dataclass(frozen=True)
@@ -57,21 +71,7 @@ def _schema(catalog_gpus) -> dict[str, FactSpec]:
         FactSpec("compare.h100_vs_a100.break_even_price_usd_per_hour", "number", "H100 hourly price at which it costs what A100 does per token"),
         FactSpec("compare.h100_vs_a100.a100_break_even_utilization", "number", "A100 utilization needed to match H100's cost per token"),
     ]
-    for gpu in catalog_gpus:
-        specs += [
-            FactSpec(f"cost.{gpu}.fits", "bool", "the workload fits one deployment of this GPU"),
-            FactSpec(f"cost.{gpu}.price_usd_per_hour", "number", "USD per GPU-hour (scenario prices, else the catalog)"),
-            FactSpec(f"cost.{gpu}.gpus", "number", "GPUs per deployment (tensor parallel)"),
-            FactSpec(f"cost.{gpu}.replicas", "number", "deployments needed for tokens_per_day"),
-            FactSpec(f"cost.{gpu}.utilization", "number", "utilization the cost assumes"),
-            FactSpec(f"cost.{gpu}.cost_per_million_tokens", "number", "USD per million generated tokens"),
-            FactSpec(f"cost.{gpu}.monthly_cost_usd", "number", "USD a month for all replicas"),
-            FactSpec(f"cost.{gpu}.decode_ms_per_token", "number", "per-stream latency of one generated token"),
-            FactSpec(f"cost.{gpu}.tokens_per_s_per_gpu", "number", "generated tokens per second per GPU"),
-            FactSpec(f"cost.{gpu}.ttft_ms", "number", "time to first token"),
-            FactSpec(f"cost.{gpu}.prefill_share", "number", "share of GPU time spent in prefill"),
-            FactSpec(f"cost.{gpu}.meets_latency", "bool", "decode_ms_per_token within max_ms_per_token"),
-        ]
+    specs += [FactSpec(f"cost.{gpu}.{name}", kind, doc) for gpu in catalog_gpus for name, kind, doc in COST_FIGURES]
     return {s.name: s for s in specs}
 
 
@@ -118,7 +118,7 @@ def build(scenario: Scenario, catalog: Catalog, estimates: Optional[dict] = None
         values["workload.max_ms_per_token"] = w.max_ms_per_token
     notes: list[str] = []
 
-    costs = {gpu_id: _cost(scenario, catalog, gpu_id, precision, notes, estimates) for gpu_id in catalog.gpus}
+    costs = {gpu_id: _cost(scenario, catalog, gpu_id, notes, estimates) for gpu_id in catalog.gpus}
     for gpu_id, figures in costs.items():
         for key, value in figures.items():
             if key in COST_FACTS and value is not None:
@@ -141,7 +141,8 @@ def build(scenario: Scenario, catalog: Catalog, estimates: Optional[dict] = None
             afford = ctx.monthly_budget_usd >= h["monthly_cost_usd"]
             notes.append(
                 f"can_afford_h100 derived: budget ${ctx.monthly_budget_usd:,.0f}/month {'>=' if afford else '<'} "
-                f"H100 deployment ${h['monthly_cost_usd']:,.0f}/month ({h['replicas']} x {h['gpus']} x {H100} at ${h['price_usd_per_hour']:.2f}/h x 730 h)"
+                f"H100 deployment ${h['monthly_cost_usd']:,.0f}/month ({h['replicas']} x {h['gpus']} x {H100} at ${h['price_usd_per_hour']:.2f}/h x "
+                f"{catalog.efficiency.deployment.hours_per_month.value:g} h)"
             )
         else:
             afford = False
@@ -155,20 +156,24 @@ def model_of(scenario: Scenario, catalog: Catalog):
     return catalog.model(w.model) if w.model else catalog.custom(w.params_b) if w.params_b else catalog.model(DEFAULT_MODEL)
 
 
+def served_precision(scenario: Scenario, catalog: Catalog, gpu_id: str) -> str:
+    """The scenario's precision, or fp16 on a GPU that lacks it (A100 has no FP8)."""
+    return scenario.precision if catalog.gpu(gpu_id).supports(scenario.precision) else "fp16"
+
+
 def workload_on(scenario: Scenario, catalog: Catalog, gpu_id: str) -> Workload:
-    """The scenario's workload as served on ``gpu_id``: at fp16 where the GPU lacks the precision."""
+    """The scenario's workload as served on ``gpu_id``."""
     w = scenario.workload
-    precision = scenario.precision if catalog.gpu(gpu_id).supports(scenario.precision) else "fp16"
-    return Workload(model=model_of(scenario, catalog), precision=precision, batch=w.batch, prompt_tokens=w.prompt_tokens,
-                    output_tokens=w.output_tokens, max_ms_per_token=w.max_ms_per_token)
+    return Workload(model=model_of(scenario, catalog), precision=served_precision(scenario, catalog, gpu_id), batch=w.batch,
+                    prompt_tokens=w.prompt_tokens, output_tokens=w.output_tokens, max_ms_per_token=w.max_ms_per_token)
 
 
-def _cost(scenario: Scenario, catalog: Catalog, gpu_id: str, precision: str, notes: list, estimates: Optional[dict]) -> dict:
+def _cost(scenario: Scenario, catalog: Catalog, gpu_id: str, notes: list, estimates: Optional[dict]) -> dict:
     ctx, w = scenario.context, scenario.workload
     gpu = catalog.gpu(gpu_id)
-    if not gpu.supports(precision):
-        notes.append(f"{gpu_id} has no {precision.upper()}: costed at fp16")
-        precision = "fp16"
+    precision = served_precision(scenario, catalog, gpu_id)
+    if precision != scenario.precision:
+        notes.append(f"{gpu_id} has no {scenario.precision.upper()}: costed at {precision}")
     # The estimate depends on the workload spec, the precision served and the price only.
     key = (gpu_id, w.model, w.params_b, precision, w.batch, w.prompt_tokens, w.output_tokens, w.max_ms_per_token,
            scenario.prices.get(gpu_id))

@@ -31,7 +31,7 @@ UNSET = "(not set)"
 class Question:
     name: str  # dotted scenario field, e.g. "context.utilization"
     kind: str  # confirm | select | number | integer
-    message: str
+    message: Any  # text, or a function of (answers, catalog) when it shows figures
     help: str
     default: Any = None  # a value, or a function of (answers, catalog)
     choices: tuple = ()  # for select: (value, label) pairs
@@ -41,6 +41,9 @@ class Question:
 
     def default_value(self, answers: Answers, catalog: Catalog):
         return self.default(answers, catalog) if callable(self.default) else self.default
+
+    def message_for(self, answers: Answers, catalog: Catalog) -> str:
+        return self.message(answers, catalog) if callable(self.message) else self.message
 
 
 _SECTIONS = {"context": Context, "workload": WorkloadSpec}
@@ -182,7 +185,8 @@ def questions(catalog: Catalog) -> list[Question]:
                  choices=((UNSET, "not sure / both"), ("production", "production"), ("experimentation", "experimentation"))),
         Question("context.h100_wait_weeks", "number", "Weeks until you could get H100 capacity? (Enter to skip)",
                  "Long H100 waits (8 weeks or more) make A100's availability an advantage.", None, optional=True),
-        Question(KEEP_WORKLOAD, "confirm", "", "The workload sets memory, GPUs per deployment and cost per token.", True),
+        Question(KEEP_WORKLOAD, "confirm", lambda a, c: f"Keep this workload: {_workload_summary(a, c)}?",
+                 "The workload sets memory, GPUs per deployment and cost per token.", True),
         Question("workload.model", "select", "Which model?", "Sizes and shapes from the models' config.json.",
                  lambda a, c: a.get("workload.model") or (OTHER_SIZE if a.get("workload.params_b") else DEFAULT_MODEL),
                  choices=model_choices, when=custom_workload),
@@ -201,14 +205,16 @@ def questions(catalog: Catalog) -> list[Question]:
                  "Sizes replicas and utilization from your traffic; 50,000,000 or 5e7.", None, when=custom_workload, optional=True),
         Question("workload.max_ms_per_token", "number", "Latency target in ms per generated token? (Enter to skip)",
                  "GPUs that miss it lose the latency advantage.", None, when=custom_workload, optional=True),
-        Question(KEEP_PRICES, "confirm", "", "Prices go stale: use yours if you have a quote.", True),
+        Question(KEEP_PRICES, "confirm", lambda a, c: f"Keep these prices: {_prices_summary(a, c)}?",
+                 "Prices go stale: use yours if you have a quote.", True),
         *[Question(f"prices.{gpu}", "number", f"{gpu} price in USD per GPU-hour?", "On-demand or your negotiated rate.",
                    lambda a, c, g=gpu: c.gpu(g).price.usd_per_hour, when=lambda a: a.get(KEEP_PRICES) is False) for gpu in PRICED],
     ]
 
 
 # Figures shown once the answers they depend on are in, or just before the question they inform.
-FIGURES_AFTER = {"workload.output_tokens": workload_figures}
+FIGURES_AFTER = {"workload.output_tokens": workload_figures,
+                 KEEP_WORKLOAD: lambda a, c: workload_figures(a, c) if a.get(KEEP_WORKLOAD) else None}
 FIGURES_BEFORE = {"context.monthly_budget_usd": budget_figures, "context.utilization": utilization_figures}
 
 
@@ -239,7 +245,7 @@ def to_scenario(answers: Answers, catalog: Catalog, name: str) -> dict:
 
 @dataclass
 class Session:
-    """One run of the questions. ``ask`` is questionary (or a test double); ``say`` prints a figure."""
+    """One run of the questions, asked with questionary; ``say`` prints a figure, ``help`` a help line."""
 
     catalog: Catalog
     prefill: Answers = field(default_factory=dict)
@@ -250,8 +256,6 @@ class Session:
         """Where every default comes from: the pre-filled file, else the question's own default."""
         if q.name in self.prefill:
             return self.prefill[q.name]
-        if q.name == "workload.precision" and answers.get("context.using_fp8"):
-            return "fp8"
         return q.default_value(answers, self.catalog)
 
     def run(self) -> Answers:
@@ -270,8 +274,6 @@ class Session:
             default = self.default_for(q, answers)
             answers[q.name] = self._ask(questionary, q, default, answers)
             figure = FIGURES_AFTER.get(q.name)
-            if q.name == KEEP_WORKLOAD and answers[q.name]:
-                figure = workload_figures
             if figure and (text := figure(answers, self.catalog)):
                 self.say(text)
         if answers.get("workload.model") == OTHER_SIZE:
@@ -281,17 +283,13 @@ class Session:
         return answers
 
     def _ask(self, questionary, q: Question, default, answers: Answers):
+        message = q.message_for(answers, self.catalog)
         if q.kind == "confirm":
-            message = q.message
-            if q.name == KEEP_WORKLOAD:
-                message = f"Keep this workload: {_workload_summary(answers, self.catalog)}?"
-            elif q.name == KEEP_PRICES:
-                message = f"Keep these prices: {_prices_summary(answers, self.catalog)}?"
             return bool(questionary.confirm(message, default=bool(default)).unsafe_ask())
         if q.kind == "select":
             choices = [questionary.Choice(label, value=value) for value, label in q.choices]
             chosen = next((c for c in choices if c.value == (UNSET if default is None else default)), choices[0])
-            value = questionary.select(q.message, choices=choices, default=chosen).unsafe_ask()
+            value = questionary.select(message, choices=choices, default=chosen).unsafe_ask()
             return None if value == UNSET else value
 
         def check(text: str):
@@ -304,5 +302,5 @@ class Session:
             return True
 
         shown = "" if default is None else f"{default:g}" if isinstance(default, float) else str(default)
-        text = questionary.text(q.message, default=shown, validate=check).unsafe_ask()
+        text = questionary.text(message, default=shown, validate=check).unsafe_ask()
         return None if not text.strip() and q.optional else parse_number(text, q)

@@ -107,10 +107,7 @@ def _check_depth(root) -> None:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise YamlError(f"nesting deeper than {MAX_DEPTH} levels", node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            stack.extend((value, depth + 1) for _, value in node.value if not isinstance(value, yaml.ScalarNode))
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend((child, depth + 1) for child in node.value if not isinstance(child, yaml.ScalarNode))
+        stack.extend((child, depth + 1) for child in _children(node) if not isinstance(child, yaml.ScalarNode))
 
 
 def _children(node) -> list:

@@ -125,3 +125,4 @@ def test_numbers_are_read_as_people_write_them(text, kind, name, expected):
 def test_bad_numbers_are_refused_with_the_reason(text, kind, name, message):
     with pytest.raises(ValueError, match=message):
         q.parse_number(text, q.Question(name, kind, "", "", percent=name == "context.utilization"))
+
