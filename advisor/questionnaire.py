@@ -276,6 +276,8 @@ class Session:
             figure = FIGURES_AFTER.get(q.name)
             if figure and (text := figure(answers, self.catalog)):
                 self.say(text)
+        if answers.get("context.using_fp8"):
+            answers.pop("workload.precision", None)  # FP8 weights: a pre-filled precision no longer applies
         if answers.get("workload.model") == OTHER_SIZE:
             answers.pop("workload.model")
         elif answers.get("workload.model"):

@@ -126,3 +126,11 @@ def test_bad_numbers_are_refused_with_the_reason(text, kind, name, message):
     with pytest.raises(ValueError, match=message):
         q.parse_number(text, q.Question(name, kind, "", "", percent=name == "context.utilization"))
 
+
+def test_answering_fp8_overrides_a_prefilled_precision(advisor):
+    # pre-filled int8; the user then says FP8: the scenario is served at fp8, not refused as a contradiction
+    keys = "n" + ENTER + ENTER + ENTER + "n" + "y" + ENTER * 6
+    answers, _, _ = session(advisor, keys, prefill={"workload.precision": "int8"})
+    assert answers["context.using_fp8"] is True and "workload.precision" not in answers
+    d = decide(advisor, answers)
+    assert d.costs["h100-80gb"]["precision"] == "fp8"
