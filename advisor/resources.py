@@ -1,4 +1,5 @@
-"""Where the shipped YAML lives: inside the installed package, or at the top of a source checkout."""
+"""Where the shipped YAML lives: ``advisor/data`` in an installed wheel (pyproject maps the
+repository's ``rules/`` there), else ``rules/`` at the top of a source checkout."""
 
 from __future__ import annotations
 
@@ -7,15 +8,14 @@ from pathlib import Path
 _PACKAGE = Path(__file__).resolve().parent
 
 
-def rules_root() -> Path:
-    """``advisor/rules`` in an installed wheel (pyproject maps ``rules/`` there), else ``../rules``."""
-    packaged = _PACKAGE / "rules"
+def data_root() -> Path:
+    packaged = _PACKAGE / "data"
     return packaged if packaged.is_dir() else _PACKAGE.parent / "rules"
 
 
 def catalog_dir() -> Path:
-    return rules_root() / "catalogs"
+    return data_root() / "catalogs"
 
 
 def policy_dir() -> Path:
-    return rules_root() / "policy"
+    return data_root() / "policy"

@@ -20,13 +20,13 @@ MAX_EXPANDED_NODES = 200_000
 #: Deepest nesting accepted; real scenario and rule files stay under 20.
 MAX_DEPTH = 100
 
-Path = tuple  # a path into the loaded data: keys and list indexes
+DataPath = tuple  # a path into the loaded data: keys and list indexes
 
 
 class YamlError(Exception):
     """A file that is not acceptable YAML; ``line`` is 1-based when known."""
 
-    def __init__(self, message: str, line: int | None = None, path: Path | None = None, key=None):
+    def __init__(self, message: str, line: int | None = None, path: DataPath | None = None, key=None):
         super().__init__(message)
         self.message = message
         self.line = line
@@ -39,10 +39,10 @@ class Document:
     """Loaded data plus the 1-based line of every value, keyed by its path."""
 
     data: Any
-    lines: dict[Path, int] = field(default_factory=dict)
+    lines: dict[DataPath, int] = field(default_factory=dict)
     duplicates: list[YamlError] = field(default_factory=list)  # with keep_duplicates, each with its path
 
-    def line_of(self, path: Path) -> int | None:
+    def line_of(self, path: DataPath) -> int | None:
         """The line of ``path`` or of its nearest ancestor that has one."""
         path = tuple(path)
         while path:
@@ -118,7 +118,7 @@ def _children(node) -> list:
     return []
 
 
-def _record_lines(node, path: Path, lines: dict) -> None:
+def _record_lines(node, path: DataPath, lines: dict) -> None:
     """The line of each value; for a mapping entry, the line of its key (where a reader looks)."""
     stack = [(node, path, node.start_mark.line + 1)]
     while stack:
@@ -132,7 +132,7 @@ def _record_lines(node, path: Path, lines: dict) -> None:
             stack.extend((child, path + (i,), child.start_mark.line + 1) for i, child in enumerate(node.value))
 
 
-def _path_of_key(root, line: int, key) -> Path | None:
+def _path_of_key(root, line: int, key) -> DataPath | None:
     """The path of the mapping key written on ``line`` (for a duplicate key's error)."""
     stack = [(root, ())]
     while stack:
@@ -184,23 +184,28 @@ def load(text: str | bytes, *, want_lines: bool = False, keep_duplicates: bool =
             exc.path = _path_of_key(node, exc.line, exc.key)
         raise
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
-        if exc.context and exc.problem and exc.context_mark and exc.problem_mark and exc.context_mark.line != exc.problem_mark.line:
-            problem += f" ({exc.context} that starts on line {exc.context_mark.line + 1})"  # where to look
-        if mark and "cannot start any token" in problem and "\t" in "".join(text.splitlines()[mark.line:mark.line + 1]):
-            problem += " (a tab: YAML indents with spaces)"
-        raise YamlError(problem, mark.line + 1 if mark else None) from None
+        raise _marked(exc, text) from None
     except yaml.YAMLError as exc:
         raise YamlError(str(exc).splitlines()[0] or "invalid YAML") from None
     except RecursionError:
         raise YamlError(f"nesting deeper than {MAX_DEPTH} levels") from None
     finally:
         loader.dispose()
-    lines: dict[Path, int] = {}
+    lines: dict[DataPath, int] = {}
     if want_lines:
         _record_lines(node, (), lines)
     for error in loader.duplicates:
         error.path = _path_of_key(node, error.line, error.key)
     return Document(data, lines, loader.duplicates)
 
+
+
+def _marked(exc: yaml.MarkedYAMLError, text: str) -> YamlError:
+    """PyYAML's error as one line with its line number, and where to look when that helps."""
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or exc.context or "invalid YAML"
+    if exc.context and exc.problem and exc.context_mark and exc.problem_mark and exc.context_mark.line != exc.problem_mark.line:
+        problem += f" ({exc.context} that starts on line {exc.context_mark.line + 1})"  # where to look
+    if mark and "cannot start any token" in problem and "\t" in "".join(text.splitlines()[mark.line:mark.line + 1]):
+        problem += " (a tab: YAML indents with spaces)"
+    return YamlError(problem, mark.line + 1 if mark else None)

@@ -56,10 +56,10 @@ def generate(directory: Path, count: int, seed: int = 7) -> Path:
 
 def bare_engine_and_evaluator(scenario_dir: Path, count: int) -> tuple[float, float]:
     """Sessions per second of the engine alone, and of the reference evaluator, on the same facts."""
-    from advisor import evaluator
-    from advisor import facts as factmod
-    from advisor import scenario as scen
-    from advisor.decision import Advisor
+    from advisor.rules import evaluator
+    from advisor.decide import facts as factmod
+    from advisor.scenario import files as scen
+    from advisor.decide.decision import Advisor
 
     advisor = Advisor()
     prepared = []

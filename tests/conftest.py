@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from advisor.catalogs import load_catalog
+from advisor.catalog.load import load_catalog
 
 ADVISOR = str(Path(sys.executable).with_name("advisor"))
 REPO = Path(__file__).resolve().parent.parent

@@ -181,3 +181,20 @@ def test_the_store_lives_where_the_user_says(tmp_path):
     none_db = tmp_path / "none.sqlite3"
     assert run_cli("run", spot, "--no-audit", "--audit-db", str(none_db)).returncode == 0
     assert not none_db.exists()
+
+
+def test_a_store_written_by_the_flat_package_still_reads(tmp_path):
+    # tests/fixtures/audit/v0.1.0-flat.sqlite3 was written by advisor before the package was
+    # split into subpackages (fleet-busy and spot, decided by `advisor run`).
+    store = tmp_path / "old.sqlite3"
+    shutil.copy(REPO / "tests" / "fixtures" / "audit" / "v0.1.0-flat.sqlite3", store)
+    listed = json.loads(run_cli("audit", "list", "--format", "json", "--audit-db", str(store)).stdout)["decisions"]
+    assert [d["scenario"] for d in listed] == ["spot", "fleet-busy"]
+    shown = json.loads(run_cli("audit", "show", "d851f590", "--format", "json", "--audit-db", str(store)).stdout)
+    assert shown["decision"]["recommendation"]["text"] == "Mix - H100 spot when available, A100 fallback"
+    text = run_cli("audit", "show", "b0e74870", "--audit-db", str(store))
+    assert text.returncode == 0 and "A100 for experiments, H100 for production" in text.stdout
+    explained = run_cli("explain", "--id", "b0e74870", "--audit-db", str(store), "--format", "json")
+    assert explained.returncode == 0, explained.stderr
+    replay = json.loads(run_cli("audit", "replay", "d851f590", "--format", "json", "--audit-db", str(store)).stdout)
+    assert replay["replayed"]["recommendation"]["id"] == "mix-spot"

@@ -8,8 +8,8 @@ were not used to set them. Known misses beyond 15% are listed in README ("How ac
 
 import pytest
 
-from advisor.catalogs import ModelSpec
-from advisor.deployment import Workload, estimate
+from advisor.catalog.models import ModelSpec
+from advisor.perf.deployment import Workload, estimate
 
 # GPT-J 6B (EleutherAI/gpt-j-6b config.json): 28 layers, d_model 4096, 16 heads of 256, no GQA.
 GPT_J = ModelSpec(

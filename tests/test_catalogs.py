@@ -2,8 +2,8 @@
 
 import pytest
 
-from advisor import costmodel as cm
-from advisor.catalogs import load_catalog
+from advisor.perf import memory, pricing, timing
+from advisor.catalog.load import load_catalog
 from advisor.errors import DataError, UsageError
 
 
@@ -63,8 +63,8 @@ def test_parameter_counts_match_the_shapes(catalog, model_id):
 
 @pytest.mark.parametrize("params_b, like", [(8, "llama-3-8b"), (70, "llama-2-70b"), (70, "llama-3-70b")])
 def test_custom_model_kv_estimate_is_close_to_real_gqa_models(catalog, params_b, like):
-    estimated = cm.kv_bytes_per_token(catalog.custom(params_b), "fp16")
-    real = cm.kv_bytes_per_token(catalog.model(like), "fp16")
+    estimated = memory.kv_bytes_per_token(catalog.custom(params_b), "fp16")
+    real = memory.kv_bytes_per_token(catalog.model(like), "fp16")
     assert abs(estimated / real - 1) < 0.15
 
 

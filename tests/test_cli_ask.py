@@ -7,8 +7,8 @@ import re
 
 import pexpect
 import pytest
-from advisor.catalogs import load_catalog
-from advisor.questionnaire import questions
+from advisor.catalog.load import load_catalog
+from advisor.scenario.questions import questions
 from conftest import ADVISOR, REPO, run_cli
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")

@@ -42,13 +42,14 @@ def test_default_gpu_count_for_140_gb_says_why():
 
 def test_stated_throughput_above_the_bandwidth_ceiling_is_flagged():
     # The seed's 30 tokens/s for 140 GB on 2 A100s: the ceiling is 4,078 GB/s / 140 GB = 29.1.
-    out = cli_json("estimate", "--gpu", "a100-80gb", "--params-b", "70", "--gpus", "2", "--tokens-per-s", "30", "--price", "2.5")
+    out = cli_json("estimate", "--gpu", "a100-80gb", "--params-b", "70", "--gpus", "2", "--batch", "1", "--tokens-per-s", "30",
+                   "--price", "2.5")
     assert out["tokens_per_s"] == 30 and out["tokens_per_s_source"] == "stated"
     assert round(out["throughput_ceiling_tokens_per_s"], 1) == 29.1
     assert any("above the 29.1 tokens/s" in w for w in out["warnings"])
     # ...and the cost counts both GPUs: 2 x $2.50 / (30 x 3600) x 1e6 = $46.30.
     assert round(out["cost_per_million_tokens"], 2) == 46.30
-    table = run_cli("estimate", "--gpu", "a100-80gb", "--params-b", "70", "--gpus", "2", "--tokens-per-s", "30")
+    table = run_cli("estimate", "--gpu", "a100-80gb", "--params-b", "70", "--gpus", "2", "--batch", "1", "--tokens-per-s", "30")
     assert "warning: the stated 30 tokens/s is above" in table.stderr
 
 

@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
-from advisor.decision import Advisor
-from advisor.scenario import Scenario
+from advisor.decide.decision import Advisor
+from advisor.scenario.spec import Scenario
 from conftest import REPO, run_cli
 
 
@@ -47,7 +47,7 @@ def test_every_combination_matches_the_seed_function(advisor, utilization, stage
         if stage:
             context["stage"] = stage
         decision = advisor.decide(Scenario.model_validate({"name": "combo", "context": context}))
-        assert decision.recommendation["text"] == seed_practical_recommendation(context), context
+        assert decision.recommendation.text == seed_practical_recommendation(context), context
 
 
 def _expectations(path: Path) -> dict:
@@ -85,11 +85,11 @@ def test_shipped_scenarios_are_decided_as_their_comments_say():
 
 def test_decision_records_what_fired_and_why(advisor):
     d = advisor.decide(Scenario.model_validate({"name": "x", "context": {"have_a100_fleet": True, "utilization": 0.5, "stage": "production"}}))
-    assert d.recommendation["rule"] == "rec-underused-fleet"
-    fired = {f["rule"]: f for f in d.fired_rules}
-    assert fired["rec-underused-fleet"]["matched"] == {"context.have_a100_fleet": True, "context.utilization": 0.5}
-    assert {o["rule"] for o in d.overridden} == {"rec-default-production", "rec-default"}
-    assert all(o["by"] == "rec-underused-fleet" for o in d.overridden)
+    assert d.recommendation.rule == "rec-underused-fleet"
+    fired = {f.rule: f for f in d.fired_rules}
+    assert fired["rec-underused-fleet"].matched == {"context.have_a100_fleet": True, "context.utilization": 0.5}
+    assert {o.rule for o in d.overridden} == {"rec-default-production", "rec-default"}
+    assert all(o.by == "rec-underused-fleet" for o in d.overridden)
     assert len(d.rules_revision) == 64 and d.decision_id
     assert d.costs["a100-80gb"]["gpus"] == 4
 
@@ -98,9 +98,9 @@ def test_cost_per_token_factor_is_resolved_from_the_costs_at_the_scenarios_price
     base = {"name": "x", "context": {"optimize_for": "cost_per_token"}}
     cheap_h100 = advisor.decide(Scenario.model_validate({**base, "prices": {"h100-80gb": 2.0}}))
     dear_h100 = advisor.decide(Scenario.model_validate({**base, "prices": {"h100-80gb": 9.0}}))
-    pick = lambda d: next(f for f in d.factors if f["factor"] == "optimize_for_cost_per_token")
-    assert pick(cheap_h100)["choice"] == "H100" and pick(dear_h100)["choice"] == "A100"
-    assert pick(cheap_h100)["seed_choice"] == "Depends on utilization"
+    pick = lambda d: next(f for f in d.factors if f.factor == "optimize_for_cost_per_token")
+    assert pick(cheap_h100).choice == "H100" and pick(dear_h100).choice == "A100"
+    assert pick(cheap_h100).seed_choice == "Depends on utilization"
     ratio = lambda d: d.costs["h100-80gb"]["cost_per_million_tokens"] / d.costs["a100-80gb"]["cost_per_million_tokens"]
     assert ratio(cheap_h100) < 1 < ratio(dear_h100)
 

@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from advisor import engine, evaluator
-from advisor.decision import Advisor
-from advisor.facts import FactSpec
-from advisor.rulelang import DERIVED, All, AnyOf, Compare, Not, Rule, RuleBook, Ruleset, Then, facts_of, leaves
+from advisor.rules import engine, evaluator
+from advisor.decide.decision import Advisor
+from advisor.rules.schema import FactSpec
+from advisor.rules.language import DERIVED, All, AnyOf, Compare, Not, Rule, RuleBook, Ruleset, Then, facts_of, leaves
 
 SLOW = settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -174,8 +174,8 @@ def test_sessions_are_deleted_even_when_no_rule_matches():
     (deleting such a session segfaulted before the catch-all rule), so this runs in a subprocess."""
     script = textwrap.dedent("""
         import hashlib
-        from advisor import engine
-        from advisor.decision import Advisor
+        from advisor.rules import engine
+        from advisor.decide.decision import Advisor
         a = Advisor()
         for i in range(3000):
             facts = {"context.starting_fresh": False, "context.have_a100_fleet": False,
@@ -210,8 +210,8 @@ def test_no_pattern_can_match_the_session_state():
     """A pattern made only of $nex would match durable's state object and never return."""
     script = textwrap.dedent("""
         import hashlib
-        from advisor import engine
-        from advisor.rulelang import All, Compare, Not, Rule, RuleBook, Ruleset, Then
+        from advisor.rules import engine
+        from advisor.rules.language import All, Compare, Not, Rule, RuleBook, Ruleset, Then
         from test_engine import SCHEMA, _book, _rule
         book = _book(_rule("absent", 0, Compare("context.x", "exists", False)),
                      _rule("always", 1, All(())),

@@ -12,8 +12,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from advisor import rulelang, scenario as scen
-from advisor.decision import Advisor
+from advisor.rules import loader as rulelang
+from advisor.scenario import files as scen
+from advisor.decide.decision import Advisor
 from advisor.errors import AdvisorError
 from conftest import REPO, run_cli
 
@@ -111,7 +112,7 @@ def _decide_all(advisor, raw: bytes):
             assert exc.exit_code == 1 and "\n" not in str(exc)
             continue
         json.loads(d.json_text())  # the record is valid JSON (no NaN, no infinity)
-        assert d.recommendation["text"]
+        assert d.recommendation.text
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])

@@ -4,9 +4,10 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from advisor import costmodel as cm
-from advisor.catalogs import Figure, load_catalog
-from advisor.deployment import Workload, estimate
+from advisor.perf import memory, pricing, timing
+from advisor.catalog.load import load_catalog
+from advisor.catalog.sourced import Figure
+from advisor.perf.deployment import Workload, estimate
 
 CATALOG = load_catalog()
 GPU_IDS = sorted(CATALOG.gpus)
@@ -29,10 +30,10 @@ def test_more_bandwidth_is_never_slower(gpu_id, model_id, precision, gpus, batch
     assume(_usable(gpu_id, precision))
     gpu, model, eff = CATALOG.gpu(gpu_id), CATALOG.model(model_id), CATALOG.efficiency
     faster = gpu.model_copy(update={"hbm_bandwidth_gbps": Figure(value=gpu.hbm_bandwidth_gbps.value * factor, source="test")})
-    slow = cm.decode_step(gpu, model, precision, gpus, batch, context, eff).total_s
-    fast = cm.decode_step(faster, model, precision, gpus, batch, context, eff).total_s
+    slow = timing.decode_step(gpu, model, precision, gpus, batch, context, eff).total_s
+    fast = timing.decode_step(faster, model, precision, gpus, batch, context, eff).total_s
     assert fast <= slow
-    assert cm.prefill(faster, model, precision, gpus, batch, 256, eff).total_s <= cm.prefill(gpu, model, precision, gpus, batch, 256, eff).total_s
+    assert timing.prefill(faster, model, precision, gpus, batch, 256, eff).total_s <= timing.prefill(gpu, model, precision, gpus, batch, 256, eff).total_s
 
 
 @settings(max_examples=300, deadline=None)
@@ -44,7 +45,7 @@ def test_bigger_batch_never_lowers_throughput_while_it_fits(gpu_id, model_id, pr
     gpu = CATALOG.gpu(gpu_id)
     small = Workload(model=model, precision=precision, batch=batch, prompt_tokens=prompt, output_tokens=output)
     big = Workload(model=model, precision=precision, batch=batch + extra, prompt_tokens=prompt, output_tokens=output)
-    n = cm.gpus_needed(gpu, model, precision, big.batch, big.context_tokens, CATALOG.efficiency).gpus
+    n = memory.gpus_needed(gpu, model, precision, big.batch, big.context_tokens, CATALOG.efficiency).gpus
     assume(n is not None)  # the bigger batch fits on n GPUs, so the smaller one does too
     a = estimate(CATALOG, gpu, small, gpus=n)
     b = estimate(CATALOG, gpu, big, gpus=n)
@@ -56,10 +57,10 @@ def test_bigger_batch_never_lowers_throughput_while_it_fits(gpu_id, model_id, pr
 @settings(max_examples=300, deadline=None)
 @given(st.floats(0.01, 100), st.floats(0.01, 1e6), st.integers(1, 64), st.floats(0.01, 1.0), st.floats(1.0, 10.0))
 def test_cost_is_linear_in_price_and_inverse_in_utilization(price, tps, gpus, util, k):
-    base = cm.cost_per_million_tokens(price, tps, gpus, util)
-    assert cm.cost_per_million_tokens(price * k, tps, gpus, util) == pytest.approx(base * k, rel=1e-9)
-    assert cm.cost_per_million_tokens(price, tps, gpus, util / k) == pytest.approx(base * k, rel=1e-9)
-    assert cm.cost_per_million_tokens(price, tps * k, gpus, util) == pytest.approx(base / k, rel=1e-9)
+    base = pricing.cost_per_million_tokens(price, tps, gpus, util)
+    assert pricing.cost_per_million_tokens(price * k, tps, gpus, util) == pytest.approx(base * k, rel=1e-9)
+    assert pricing.cost_per_million_tokens(price, tps, gpus, util / k) == pytest.approx(base * k, rel=1e-9)
+    assert pricing.cost_per_million_tokens(price, tps * k, gpus, util) == pytest.approx(base / k, rel=1e-9)
 
 
 @settings(max_examples=200, deadline=None)
@@ -67,9 +68,9 @@ def test_cost_is_linear_in_price_and_inverse_in_utilization(price, tps, gpus, ut
 def test_the_floor_is_never_above_the_estimate(gpu_id, model_id, precision, gpus, batch, context):
     assume(_usable(gpu_id, precision))
     gpu, model, eff = CATALOG.gpu(gpu_id), CATALOG.model(model_id), CATALOG.efficiency
-    floor = cm.decode_floor_s(cm.weight_bytes(model.params, precision), gpu.bandwidth_bytes_per_s, gpus)
-    ideal = cm.decode_step(gpu, model, precision, gpus, batch, context, eff, ideal=True).total_s
-    real = cm.decode_step(gpu, model, precision, gpus, batch, context, eff).total_s
+    floor = timing.decode_floor_s(memory.weight_bytes(model.params, precision), gpu.bandwidth_bytes_per_s, gpus)
+    ideal = timing.decode_step(gpu, model, precision, gpus, batch, context, eff, ideal=True).total_s
+    real = timing.decode_step(gpu, model, precision, gpus, batch, context, eff).total_s
     assert floor <= ideal <= real
 
 
@@ -78,10 +79,10 @@ def test_the_floor_is_never_above_the_estimate(gpu_id, model_id, precision, gpus
 def test_default_gpu_count_is_the_fewest_that_fit(gpu_id, model_id, precision, batch, context):
     assume(_usable(gpu_id, precision))
     gpu, model, eff = CATALOG.gpu(gpu_id), CATALOG.model(model_id), CATALOG.efficiency
-    sizing = cm.gpus_needed(gpu, model, precision, batch, context, eff)
-    usable = cm.usable_memory_bytes(gpu, eff)
+    sizing = memory.gpus_needed(gpu, model, precision, batch, context, eff)
+    usable = memory.usable_memory_bytes(gpu, eff)
     if sizing.gpus is None:
-        assert sizing.need_bytes > cm.tensor_parallel_sizes(model, eff)[-1] * usable
+        assert sizing.need_bytes > memory.tensor_parallel_sizes(model, eff)[-1] * usable
     else:
         assert sizing.need_bytes <= sizing.gpus * usable
         assert sizing.gpus == 1 or sizing.need_bytes > sizing.gpus // 2 * usable

@@ -5,9 +5,10 @@ from prompt_toolkit.application import create_app_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from advisor import questionnaire as q
-from advisor import scenario as scen
-from advisor.decision import Advisor
+from advisor.cli.ask import Session
+from advisor.scenario import questions as q
+from advisor.scenario import files as scen
+from advisor.decide.decision import Advisor
 from conftest import REPO
 
 ENTER, DOWN, BACKSPACE = "\r", "\x1b[B", "\x7f"
@@ -24,7 +25,7 @@ def session(advisor, keys: str, prefill=None):
     with create_pipe_input() as pipe:
         pipe.send_text(keys)
         with create_app_session(input=pipe, output=DummyOutput()):
-            answers = q.Session(advisor.catalog, prefill or {}, say=said.append, help=helped.append).run()
+            answers = Session(advisor.catalog, prefill or {}, say=said.append, help=helped.append).run()
     return answers, said, helped
 
 
@@ -38,7 +39,7 @@ def test_enter_through_every_default_gives_a_valid_scenario_and_a_recommendation
     answers, said, helped = session(advisor, ENTER * 12)
     d = decide(advisor, answers)
     # defaults: no fleet, a new deployment that can afford H100 -> the seed's first branch
-    assert d.recommendation["text"] == "H100 - better investment for the future"
+    assert d.recommendation.text == "H100 - better investment for the future"
     assert answers["context.starting_fresh"] is True and "context.utilization" not in answers
     assert len(helped) == 11  # every question asked had its help text shown
     # figures where they help: the H100 monthly cost before the budget, the GPUs the model needs
@@ -51,7 +52,7 @@ def test_a_bad_answer_is_rejected_in_place_and_the_user_recovers(advisor):
     keys = "y" + BACKSPACE * 3 + "1.5" + ENTER + BACKSPACE * 3 + "55%" + ENTER + ENTER * 10
     answers, said, _ = session(advisor, keys)
     assert answers["context.utilization"] == 0.55
-    assert decide(advisor, answers).recommendation["text"] == "Optimize A100 usage before upgrading"
+    assert decide(advisor, answers).recommendation.text == "Optimize A100 usage before upgrading"
     # the break-even utilization was shown before the utilization question
     assert said[0] == ("for reference: kept fully busy, A100 serves llama-2-70b at $6.01 per million tokens (H100 $5.66); "
                        "half as busy, twice the cost per token")
@@ -62,7 +63,7 @@ def test_conditional_questions_follow_the_answers(advisor):
     answers, _, helped = session(advisor, "n" + "n" + ENTER * 8)
     assert "context.utilization" not in answers and "context.monthly_budget_usd" not in answers
     assert "context.can_afford_h100" not in answers and len(helped) == 9
-    assert decide(advisor, answers).recommendation["text"] == "A100 for experiments, H100 for production"
+    assert decide(advisor, answers).recommendation.text == "A100 for experiments, H100 for production"
 
 
 def test_a_custom_workload_and_prices_are_asked_and_used(advisor):
@@ -81,7 +82,7 @@ def test_a_custom_workload_and_prices_are_asked_and_used(advisor):
     assert answers["prices.a100-80gb"] == 2.2 and answers["prices.h100-80gb"] == 3.1
     d = decide(advisor, answers)
     assert d.costs["h100-80gb"]["price_usd_per_hour"] == 3.1
-    assert any(f["factor"] == "optimize_for_latency" for f in d.factors)
+    assert any(f.factor == "optimize_for_latency" for f in d.factors)
     assert said[-1].startswith(f"{model} at fp8:")
 
 

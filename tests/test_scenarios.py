@@ -4,7 +4,8 @@ exit 1, and the good scenarios beside it are still decided."""
 import json
 
 import pytest
-from advisor import scenario as scen
+from advisor.defaults import DEFAULT_BATCH
+from advisor.scenario import files as scen
 from conftest import REPO, run_cli
 
 
@@ -67,7 +68,7 @@ def test_a_duplicate_key_rejects_only_its_own_scenario():
 def test_defaults_give_a_valid_scenario():
     (loaded,) = scen.parse("s.yaml", b"{}\n")
     s = loaded.scenario
-    assert s.name == "s" and s.workload.model is None and s.workload.batch == scen.DEFAULT_BATCH
+    assert s.name == "s" and s.workload.model is None and s.workload.batch == DEFAULT_BATCH
     assert s.precision == "fp16" and not s.context.starting_fresh
 
 

@@ -1,14 +1,18 @@
-"""Batch runs: every scenario of every input path decided; a bad one never stops the others."""
+"""Batch runs: every scenario of every input path decided; a bad one never stops the others.
+
+What happens to each decision (rendered for output, encoded for the audit store) is the
+caller's ``prepare`` function, so that parallel workers do that work too.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Union
+from typing import Callable, Iterator, Optional, Union
 
-from . import scenario as scen
+from ..errors import AdvisorError
+from ..scenario import files as scenario_files
 from .decision import Advisor, Decision
-from .errors import AdvisorError
 
 
 @dataclass(frozen=True)
@@ -22,23 +26,7 @@ class Failure:
 
 
 Result = Union[Decision, Failure]
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A decision made ready to write: its output piece and its audit rows (small to pass between processes)."""
-
-    piece: str
-    rows: tuple
-
-
-def prepare_file(advisor: Advisor, item: Union[str, Failure], fmt: str, colour: bool) -> list[Union[Prepared, Failure]]:
-    """Decide one expanded path and make each decision ready to write (in a worker, or inline)."""
-    from . import audit, render, term
-
-    palette = term.Palette(colour)
-    return [r if isinstance(r, Failure) else Prepared(render.decision_piece(r, fmt, palette), audit.rows_of(r))
-            for r in run_one(advisor, item)]
+Prepare = Callable[[Decision], object]  # a decision made ready to write (small, picklable)
 
 
 def expand(paths: list[str]) -> Iterator[Union[str, Failure]]:
@@ -65,11 +53,11 @@ def run_one(advisor: Advisor, item: Union[str, Failure]) -> Iterator[Result]:
         yield item
         return
     try:
-        source, raw = scen.read_source(item)
+        source, raw = scenario_files.read_source(item)
     except AdvisorError as exc:
         yield Failure(item, None, str(exc))
         return
-    for loaded in scen.parse(source, raw):
+    for loaded in scenario_files.parse(source, raw):
         if loaded.error:
             yield Failure(source, loaded.name, loaded.error)
             continue
@@ -79,24 +67,29 @@ def run_one(advisor: Advisor, item: Union[str, Failure]) -> Iterator[Result]:
             yield Failure(source, loaded.name, f"{loaded.where(exc.field)}: scenario {loaded.name}: {exc}")
 
 
+def prepare_file(advisor: Advisor, item: Union[str, Failure], prepare: Prepare) -> list:
+    """Decide one expanded path and ``prepare`` each decision (in a worker, or inline)."""
+    return [r if isinstance(r, Failure) else prepare(r) for r in run_one(advisor, item)]
+
+
 # --- parallel batches ---------------------------------------------------------------------------
 
-_WORKER: Optional[tuple] = None  # (advisor, output format, colour)
+_WORKER: Optional[tuple] = None  # (advisor, prepare)
 
 
-def _start_worker(rules_dir: Optional[str], fmt: str, colour: bool) -> None:
+def _start_worker(rules_dir: Optional[str], prepare: Prepare) -> None:
     global _WORKER
-    _WORKER = (Advisor(rules_dir), fmt, colour)  # one engine per worker process (durable is single-threaded)
+    _WORKER = (Advisor(rules_dir), prepare)  # one engine per worker process (durable is single-threaded)
 
 
-def _decide_file(item: Union[str, Failure]) -> list[Union[Prepared, Failure]]:
-    advisor, fmt, colour = _WORKER
-    return prepare_file(advisor, item, fmt, colour)
+def _decide_file(item: Union[str, Failure]) -> list:
+    advisor, prepare = _WORKER
+    return prepare_file(advisor, item, prepare)
 
 
-def run_parallel(rules_dir: Optional[str], items: list, jobs: int, fmt: str, colour: bool) -> Iterator[list]:
+def run_parallel(rules_dir: Optional[str], items: list, jobs: int, prepare: Prepare) -> Iterator[list]:
     """The results of each expanded path, in input order, decided by ``jobs`` worker processes
-    and prepared there for writing (``Prepared``), or a ``Failure``.
+    and prepared there, or a ``Failure``. ``prepare`` must be a module-level function.
 
     A file is the unit of work: a batch spread over several files uses every worker."""
     import multiprocessing
@@ -105,7 +98,7 @@ def run_parallel(rules_dir: Optional[str], items: list, jobs: int, fmt: str, col
 
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(rules_dir, fmt, colour)) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(rules_dir, prepare)) as pool:
         try:
             yield from pool.map(_decide_file, items)
         except BrokenProcessPool:  # a worker died (killed, or a crash in the C engine)

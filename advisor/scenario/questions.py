@@ -1,28 +1,28 @@
-"""The guided session: questions as typed data (as copier declares them), asked with questionary.
+"""The guided session's questions as typed data (as copier declares them), and answers -> scenario.
 
 Each ``Question`` names the scenario field it fills, its help text, its default, when it is
-asked (``when``, on the answers so far) and how an answer is checked. Answers come from three
-sources, merged in one place (``Session.default_for``): the scenario model's defaults, a
-``--from`` file, and what the user types. Pressing Enter through every question gives a valid
-scenario. Figures are shown where they help the next answer (GPUs the model needs, the monthly
-cost of an H100 deployment against a budget, the utilization at which A100 matches H100).
+asked (``when``, on the answers so far) and how an answer is checked; the loop that asks them
+is in the CLI (``advisor.cli.ask``). What an answer implies for others (FP8 weights make a
+pre-filled precision moot; "another size" means params_b) is settled here, in ``settle``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Literal, Optional
 
 from pydantic import ValidationError
 
-from . import facts as factmod
-from .catalogs import PRECISIONS, Catalog
-from .scenario import DEFAULT_MODEL, Context, Scenario, WorkloadSpec
+from ..catalog.load import Catalog
+from ..catalog.precisions import PRECISIONS
+from ..defaults import DEFAULT_BATCH, DEFAULT_MODEL, DEFAULT_OUTPUT_TOKENS, DEFAULT_PROMPT_TOKENS, DEFAULT_PRECISION, SEED_PAIR
+from .spec import Context, Scenario, WorkloadSpec
 
+QuestionKind = Literal["confirm", "select", "number", "integer"]
 Answers = dict  # dotted field name -> value; "_"-prefixed names steer the session only
 
 KEEP_WORKLOAD, KEEP_PRICES = "_keep_workload", "_keep_prices"
-PRICED = (factmod.A100, factmod.H100)
+PRICED = SEED_PAIR
 OTHER_SIZE = "(another size)"
 UNSET = "(not set)"
 
@@ -30,7 +30,7 @@ UNSET = "(not set)"
 @dataclass(frozen=True)
 class Question:
     name: str  # dotted scenario field, e.g. "context.utilization"
-    kind: str  # confirm | select | number | integer
+    kind: QuestionKind
     message: Any  # text, or a function of (answers, catalog) when it shows figures
     help: str
     default: Any = None  # a value, or a function of (answers, catalog)
@@ -84,7 +84,7 @@ def _first_message(exc: ValidationError) -> str:
     return str(problem) if problem is not None else err["msg"]
 
 
-# --- figures shown during the session -------------------------------------------------------------
+# --- the questions, in the order asked ---------------------------------------------------------------
 
 
 def provisional(answers: Answers, catalog: Catalog) -> Optional[Scenario]:
@@ -95,52 +95,13 @@ def provisional(answers: Answers, catalog: Catalog) -> Optional[Scenario]:
         return None
 
 
-def workload_figures(answers: Answers, catalog: Catalog) -> Optional[str]:
-    s = provisional(answers, catalog)
-    if s is None:
-        return None
-    f = factmod.build(s, catalog)
-    cells = []
-    for gpu in PRICED:
-        c = f.costs[gpu]
-        cells.append(f"{c['gpus']} x {gpu}" if c.get("fits") else f"{gpu}: does not fit one node")
-    model = factmod.model_of(s, catalog)
-    return f"{model.id} at {s.precision}: {f.values['workload.weights_gb']:.0f} GB of weights -> {', '.join(cells)} per deployment"
-
-
-def budget_figures(answers: Answers, catalog: Catalog) -> Optional[str]:
-    s = provisional(answers, catalog)
-    if s is None:
-        return None
-    h = factmod.build(s, catalog).costs[factmod.H100]
-    if not h.get("fits"):
-        return None
-    return (f"for reference: an H100 deployment of {factmod.model_of(s, catalog).id} ({h['replicas']} x {h['gpus']} GPUs at "
-            f"${h['price_usd_per_hour']:.2f}/h) costs ${h['monthly_cost_usd']:,.0f} a month")
-
-
-def utilization_figures(answers: Answers, catalog: Catalog) -> Optional[str]:
-    s = provisional({**answers, "context.utilization": None, "context.have_a100_fleet": False}, catalog)
-    if s is None:
-        return None
-    costs = factmod.build(s, catalog).costs
-    a, h = costs[factmod.A100], costs[factmod.H100]
-    if not (a.get("fits") and h.get("fits")):
-        return None
-    return (f"for reference: kept fully busy, A100 serves {factmod.model_of(s, catalog).id} at ${a['cost_per_million_tokens']:.2f} "
-            f"per million tokens (H100 ${h['cost_per_million_tokens']:.2f}); half as busy, twice the cost per token")
-
-
-# --- the questions, in the order asked ---------------------------------------------------------------
-
-
 def _workload_summary(answers: Answers, catalog: Catalog) -> str:
     s = provisional(answers, catalog)
     w = s.workload if s else WorkloadSpec()
     model = w.model or (f"{w.params_b:g}B params" if w.params_b else DEFAULT_MODEL)
     extra = "".join([f" · {w.tokens_per_day:,.0f} tokens/day" if w.tokens_per_day else "",
                      f" · <= {w.max_ms_per_token:g} ms/token" if w.max_ms_per_token else ""])
-    precision = s.precision if s else "fp16"
+    precision = s.precision if s else DEFAULT_PRECISION
     return f"{model} · {precision} · batch {w.batch} · {w.prompt_tokens} prompt / {w.output_tokens} output tokens{extra}"
 
 
@@ -193,14 +154,15 @@ def questions(catalog: Catalog) -> list[Question]:
         Question("workload.params_b", "number", "Model size in billions of parameters?", "Shapes are scaled from the nearest Llama.",
                  70.0, when=lambda a: custom_workload(a) and a.get("workload.model") == OTHER_SIZE),
         Question("workload.precision", "select", "Weight precision?", "Fewer bytes per weight: less memory, faster decode.",
-                 "fp16", choices=tuple((p, p) for p in PRECISIONS),
+                 DEFAULT_PRECISION, choices=tuple((p, p) for p in PRECISIONS),
                  when=lambda a: custom_workload(a) and not a.get("context.using_fp8")),
         Question("workload.batch", "integer", "Concurrent sequences per deployment (batch)?",
-                 "Batching shares each weight read across sequences: the biggest lever on cost per token.", 16, when=custom_workload),
+                 "Batching shares each weight read across sequences: the biggest lever on cost per token.", DEFAULT_BATCH,
+                 when=custom_workload),
         Question("workload.prompt_tokens", "integer", "Prompt tokens per request?", "Long prompts make prefill (compute) weigh more.",
-                 512, when=custom_workload),
+                 DEFAULT_PROMPT_TOKENS, when=custom_workload),
         Question("workload.output_tokens", "integer", "Output tokens per request?", "Decode (memory bandwidth) dominates long outputs.",
-                 256, when=custom_workload),
+                 DEFAULT_OUTPUT_TOKENS, when=custom_workload),
         Question("workload.tokens_per_day", "number", "Generated tokens per day? (Enter to skip)",
                  "Sizes replicas and utilization from your traffic; 50,000,000 or 5e7.", None, when=custom_workload, optional=True),
         Question("workload.max_ms_per_token", "number", "Latency target in ms per generated token? (Enter to skip)",
@@ -210,12 +172,6 @@ def questions(catalog: Catalog) -> list[Question]:
         *[Question(f"prices.{gpu}", "number", f"{gpu} price in USD per GPU-hour?", "On-demand or your negotiated rate.",
                    lambda a, c, g=gpu: c.gpu(g).price.usd_per_hour, when=lambda a: a.get(KEEP_PRICES) is False) for gpu in PRICED],
     ]
-
-
-# Figures shown once the answers they depend on are in, or just before the question they inform.
-FIGURES_AFTER = {"workload.output_tokens": workload_figures,
-                 KEEP_WORKLOAD: lambda a, c: workload_figures(a, c) if a.get(KEEP_WORKLOAD) else None}
-FIGURES_BEFORE = {"context.monthly_budget_usd": budget_figures, "context.utilization": utilization_figures}
 
 
 # --- turning answers into a scenario ----------------------------------------------------------------
@@ -232,10 +188,23 @@ def from_scenario(s: Scenario) -> Answers:
     return answers
 
 
+def settle(answers: Answers) -> Answers:
+    """The answers with what one implies for another applied: FP8 weights make a pre-filled
+    precision moot, "another size" stands for params_b, and a catalog model for itself."""
+    settled = dict(answers)
+    if settled.get("context.using_fp8"):
+        settled.pop("workload.precision", None)
+    if settled.get("workload.model") == OTHER_SIZE:
+        settled.pop("workload.model")
+    elif settled.get("workload.model"):
+        settled.pop("workload.params_b", None)
+    return settled
+
+
 def to_scenario(answers: Answers, catalog: Catalog, name: str) -> dict:
     """The scenario file's data: only the fields answered (the rest keep their documented defaults)."""
     data: dict = {"name": name}
-    for dotted, value in answers.items():
+    for dotted, value in settle(answers).items():
         if dotted.startswith("_") or value is None or value == OTHER_SIZE:
             continue
         section, key = dotted.split(".", 1)
@@ -243,66 +212,3 @@ def to_scenario(answers: Answers, catalog: Catalog, name: str) -> dict:
     return data
 
 
-@dataclass
-class Session:
-    """One run of the questions, asked with questionary; ``say`` prints a figure, ``help`` a help line."""
-
-    catalog: Catalog
-    prefill: Answers = field(default_factory=dict)
-    say: Callable[[str], None] = print
-    help: Callable[[str], None] = print
-
-    def default_for(self, q: Question, answers: Answers):
-        """Where every default comes from: the pre-filled file, else the question's own default."""
-        if q.name in self.prefill:
-            return self.prefill[q.name]
-        return q.default_value(answers, self.catalog)
-
-    def run(self) -> Answers:
-        import questionary
-
-        answers: Answers = {k: v for k, v in self.prefill.items()}
-        for q in questions(self.catalog):
-            if not q.when(answers):
-                if not q.name.startswith("_") and q.name not in self.prefill:
-                    answers.pop(q.name, None)  # a skipped question is not recorded
-                continue
-            figure = FIGURES_BEFORE.get(q.name)
-            if figure and (text := figure(answers, self.catalog)):
-                self.say(text)
-            self.help(q.help)
-            default = self.default_for(q, answers)
-            answers[q.name] = self._ask(questionary, q, default, answers)
-            figure = FIGURES_AFTER.get(q.name)
-            if figure and (text := figure(answers, self.catalog)):
-                self.say(text)
-        if answers.get("context.using_fp8"):
-            answers.pop("workload.precision", None)  # FP8 weights: a pre-filled precision no longer applies
-        if answers.get("workload.model") == OTHER_SIZE:
-            answers.pop("workload.model")
-        elif answers.get("workload.model"):
-            answers.pop("workload.params_b", None)
-        return answers
-
-    def _ask(self, questionary, q: Question, default, answers: Answers):
-        message = q.message_for(answers, self.catalog)
-        if q.kind == "confirm":
-            return bool(questionary.confirm(message, default=bool(default)).unsafe_ask())
-        if q.kind == "select":
-            choices = [questionary.Choice(label, value=value) for value, label in q.choices]
-            chosen = next((c for c in choices if c.value == (UNSET if default is None else default)), choices[0])
-            value = questionary.select(message, choices=choices, default=chosen).unsafe_ask()
-            return None if value == UNSET else value
-
-        def check(text: str):
-            if not text.strip() and q.optional:
-                return True
-            try:
-                parse_number(text, q)
-            except ValueError as exc:
-                return str(exc)
-            return True
-
-        shown = "" if default is None else f"{default:g}" if isinstance(default, float) else str(default)
-        text = questionary.text(message, default=shown, validate=check).unsafe_ask()
-        return None if not text.strip() and q.optional else parse_number(text, q)

@@ -15,8 +15,9 @@ import random
 from dataclasses import dataclass
 
 from .evaluator import holds
-from .facts import FactSpec
-from .rulelang import DERIVED, Problem, RuleBook, Ruleset, facts_of, leaves
+from .schema import FactSpec
+from .language import DERIVED, RuleBook, Ruleset, facts_of, leaves
+from .loader import Problem
 
 ABSENT = object()
 MAX_POINTS = 200_000

@@ -29,16 +29,12 @@ from typing import Optional
 
 from durable import engine as durable
 
-from .errors import AdvisorError
+from ..errors import AdvisorError
 from .evaluator import Firing
-from .facts import FactSpec
-from .rulelang import DERIVED, All, AnyOf, Compare, Condition, Not, Rule, RuleBook, facts_of
+from .language import DERIVED, All, AnyOf, Compare, Condition, Not, Rule, RuleBook, facts_of
+from .schema import MAX_NUMBER, MIN_NUMBER, FactSpec
 
 KIND = "kind"  # the discriminator every compiled pattern checks
-# durable's C parser rejects JSON numbers written with an exponent but no fraction ("1e-30",
-# "1e+300"; error 204). Python writes floats that way only outside [1e-4, 1e16): smaller
-# magnitudes are taken as 0, larger ones refused.
-MIN_NUMBER, MAX_NUMBER = 1e-4, 1e16
 _SCENARIO, _DERIVED = "scenario", "derived"
 # Every fact must be handled: deleting a session whose fact matched no rule segfaults the C core
 # (deterministically, in delete_state), and without delete_state sessions leak up to the cap. So

@@ -20,8 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Optional
 
-from .errors import DataError, InputError, UsageError
-from .rulelang import rule_digests
+from ..errors import DataError, InputError, UsageError
+from ..rules.language import rule_digests
 
 ENV_VAR = "ADVISOR_AUDIT_DB"
 SCHEMA_VERSION = 1
@@ -250,10 +250,10 @@ def rows_of(d) -> tuple:
     """A decision as the store keeps it: its row (without the time) and its fired-rule rows.
 
     Computed where the decision is made, so that a parallel batch encodes in its workers."""
-    rec = d.recommendation or {}
-    decision = (d.decision_id, d.advisor_version, d.rules_revision, d.scenario, d.source, rec.get("id", ""), rec.get("gpu", ""),
-                json.dumps(d.input), d.json_text())
-    return decision, [(d.decision_id, f["rule"], f["ruleset"]) for f in d.fired_rules]
+    rec = d.recommendation
+    decision = (d.decision_id, d.advisor_version, d.rules_revision, d.scenario, d.source, rec.id if rec else "",
+                rec.gpu if rec else "", json.dumps(d.input), d.json_text())
+    return decision, [(d.decision_id, f.rule, f.ruleset) for f in d.fired_rules]
 
 
 def parse_since(text: str) -> str:

@@ -1,4 +1,4 @@
-"""Scenario files: a team's situation as typed, strictly validated data.
+"""Scenario files: read, parsed, reported and saved.
 
 A file holds one scenario or ``scenarios: [...]``. Every problem becomes one sentence naming the
 file, the scenario and the field, with a hint; a bad scenario never hides the good ones beside it.
@@ -6,105 +6,22 @@ file, the scenario and the field, with a hint; a bad scenario never hides the go
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ValidationError
 
-from . import yamlio
-from .catalogs import PRECISIONS, Catalog, Precision
-from .errors import InputError
+from .. import yamlio
+from ..catalog.precisions import PRECISIONS
+from ..errors import InputError, Location, did_you_mean
+from .spec import FieldProblem, Scenario
 
-OptimizeFor = Literal["latency", "cost_per_token", "throughput_per_gpu", "availability"]
-Stage = Literal["experimentation", "production"]
-
-DEFAULT_MODEL = "llama-2-70b"  # the seed's "70B model"
-DEFAULT_BATCH = 16
 # 100,000 scenarios take about 20 MB of YAML; beyond this a file is more likely a mistake, and a
 # directory of smaller files runs the same (and in parallel with --jobs).
 MAX_FILE_BYTES = 32_000_000
-# USD per GPU-hour: a cent to 100 times any list price, so only a typo falls outside
-MIN_PRICE, MAX_PRICE = 0.01, 1000.0
-SPLIT_HINT = "split it into several files in one directory: `advisor run DIR` reads them all"  # concurrent sequences per deployment: a moderate interactive serving load
-
-
-class FieldProblem(ValueError):
-    """A cross-field rule broken: names the field at fault and the field whose line to show."""
-
-    def __init__(self, field: tuple, message: str, at: tuple):
-        super().__init__(message)
-        self.field, self.at = field, at
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
-
-
-class Context(_Strict):
-    """The team's situation: the inputs of the seed's practical_recommendation and decision factors."""
-
-    starting_fresh: bool = Field(False, description="a new deployment, no fleet to reuse")
-    can_afford_h100: Optional[bool] = Field(
-        None, description="whether an H100 deployment fits the budget; derived from monthly_budget_usd when absent"
-    )
-    monthly_budget_usd: Optional[float] = Field(None, ge=0, le=1e12, description="GPU budget per month, USD")
-    have_a100_fleet: bool = Field(False, description="an existing A100 fleet")
-    utilization: Optional[float] = Field(
-        None, ge=0.01, le=1, description="busy share of the A100 fleet's paid hours, 0.01 to 1 (below 1% a cost per token "
-        "means nothing); required with a fleet"
-    )
-    can_use_spot: bool = Field(False, description="spot / preemptible capacity is acceptable")
-    using_fp8: bool = Field(False, description="the model is served with FP8 weights")
-    optimize_for: Optional[OptimizeFor] = Field(None, description="what matters most")
-    stage: Optional[Stage] = Field(None, description="experimentation or production")
-    h100_wait_weeks: Optional[float] = Field(None, ge=0, le=520, description="how long H100 capacity takes to get, in weeks")
-
-    @model_validator(mode="after")
-    def _fleet_needs_utilization(self) -> "Context":
-        if self.have_a100_fleet and self.utilization is None:
-            raise FieldProblem(("utilization",), "required when have_a100_fleet is true (0.55 means busy 55% of the time)", ("have_a100_fleet",))
-        return self
-
-
-class WorkloadSpec(_Strict):
-    """What is served; every field has a documented default."""
-
-    model: Optional[str] = Field(None, description=f"catalog model id (default {DEFAULT_MODEL} when params_b is absent too)")
-    params_b: Optional[float] = Field(None, gt=0, le=10_000, description="model size in billions, instead of model")
-    precision: Optional[Precision] = Field(None, description="weight precision (default fp8 when using_fp8, else fp16)")
-    batch: int = Field(DEFAULT_BATCH, ge=1, le=4096, description="concurrent sequences per deployment")
-    prompt_tokens: int = Field(512, ge=1, le=1_000_000, description="prompt length")
-    output_tokens: int = Field(256, ge=1, le=1_000_000, description="generated tokens per request")
-    tokens_per_day: Optional[float] = Field(None, gt=0, le=1e15, description="generated tokens a day, for sizing and volume")
-    max_ms_per_token: Optional[float] = Field(None, gt=0, le=1e6, description="latency target per generated token, ms")
-
-    @model_validator(mode="after")
-    def _one_model(self) -> "WorkloadSpec":
-        if self.model is not None and self.params_b is not None:
-            raise FieldProblem(("params_b",), "give model or params_b, not both", ("params_b",))
-        return self
-
-
-class Scenario(_Strict):
-    name: Optional[str] = Field(None, min_length=1, max_length=200, description="default: the file's stem")
-    context: Context = Field(Context(), description="the team's situation (every field has a default)")
-    workload: WorkloadSpec = Field(WorkloadSpec(), description="what is served (every field has a default)")
-    prices: dict[str, float] = Field(default_factory=dict, description="USD per GPU-hour by catalog GPU id")
-
-    @model_validator(mode="after")
-    def _prices_positive(self) -> "Scenario":
-        for gpu_id, price in self.prices.items():
-            if not MIN_PRICE <= price <= MAX_PRICE:
-                raise FieldProblem(("prices", gpu_id), f"a price is {MIN_PRICE:g} to {MAX_PRICE:g} USD per GPU-hour",
-                                   ("prices", gpu_id))
-        return self
-
-    @property
-    def precision(self) -> str:
-        return self.workload.precision or ("fp8" if self.context.using_fp8 else "fp16")
+SPLIT_HINT = "split it into several files in one directory: `advisor run DIR` reads them all"
 
 
 @dataclass(frozen=True)
@@ -121,33 +38,7 @@ class Loaded:
 
     def where(self, fields: tuple = ()) -> str:
         """``file:line`` of a field of this scenario (the nearest line known), for error messages."""
-        line = self.doc.line_of(self.prefix + tuple(fields)) if self.doc else None
-        return f"{self.source}:{line}" if line else self.source
-
-
-def check_against_catalog(s: Scenario, catalog: Catalog) -> None:
-    """Ids and combinations that need the catalogs to judge; raises InputError naming the field."""
-    w = s.workload
-    if w.model is not None and w.model not in catalog.models:
-        catalog_hint = _close(w.model, catalog.models)
-        raise InputError(f"workload.model: unknown model {w.model!r}", catalog_hint or "`advisor models` lists them", ("workload", "model"))
-    for gpu_id in s.prices:
-        if gpu_id not in catalog.gpus:
-            raise InputError(f"prices.{gpu_id}: unknown GPU {gpu_id!r}", _close(gpu_id, catalog.gpus) or "`advisor gpus` lists them", ("prices", gpu_id))
-    if s.context.using_fp8 and w.precision not in (None, "fp8"):
-        raise InputError(
-            f"workload.precision: {w.precision} contradicts context.using_fp8: true", "set precision: fp8 or using_fp8: false",
-            ("workload", "precision"),
-        )
-    model = catalog.models.get(w.model or (DEFAULT_MODEL if w.params_b is None else ""))
-    if model is not None and model.max_context and w.prompt_tokens + w.output_tokens > model.max_context:
-        raise InputError(
-            f"workload: {w.prompt_tokens} prompt + {w.output_tokens} output tokens exceed {model.id}'s context of {model.max_context}",
-            "shorten prompt_tokens or output_tokens", ("workload",),
-        )
-
-
-# --- reading files ---------------------------------------------------------------------------
+        return str(Location(self.source, self.doc.line_of(self.prefix + tuple(fields)) if self.doc else None))
 
 
 def read_source(path: str) -> tuple[str, bytes]:
@@ -172,8 +63,7 @@ def parse(source: str, raw: bytes, stem: Optional[str] = None) -> list[Loaded]:
     try:
         doc = yamlio.load(raw, want_lines=True, keep_duplicates=True)
     except yamlio.YamlError as exc:
-        where = f"{source}:{exc.line}" if exc.line else source
-        return [Loaded(source, stem, error=f"{where}: {exc.message}")]
+        return [Loaded(source, stem, error=f"{Location(source, exc.line)}: {exc.message}")]
     for dup in doc.duplicates:
         if not (dup.path and len(dup.path) > 2 and dup.path[0] == "scenarios" and isinstance(dup.path[1], int)):
             return [Loaded(source, stem, error=_duplicate(source, stem, dup, dup.path or ()))]
@@ -213,8 +103,8 @@ def _one(source: str, default_name: str, data, doc: yamlio.Document, prefix: tup
 
 
 def _duplicate(source: str, name: str, dup: yamlio.YamlError, field: tuple) -> str:
-    where = ".".join(map(str, field)) or "(file)"
-    return f"{source}:{dup.line}: scenario {name}: {where}: {dup.message} (YAML keeps only one; delete the other)"
+    what = ".".join(map(str, field)) or "(file)"
+    return f"{Location(source, dup.line)}: scenario {name}: {what}: {dup.message} (YAML keeps only one; delete the other)"
 
 
 def _describe(source: str, name: str, exc: ValidationError, doc: yamlio.Document, prefix: tuple) -> str:
@@ -226,15 +116,13 @@ def _describe(source: str, name: str, exc: ValidationError, doc: yamlio.Document
     if isinstance(problem, FieldProblem):
         loc, at = loc + problem.field, loc + problem.at
     field = ".".join(str(p) for p in loc) or "(scenario)"
-    line = doc.line_of(prefix + at)
-    where = f"{source}:{line}" if line else source
+    where = Location(source, doc.line_of(prefix + at))
     kind, msg = err["type"], err["msg"]
     hint = ""
     if kind == "extra_forbidden":
         known = _fields_at(loc[:-1])
-        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
         msg = f"unknown key {loc[-1]!r}"
-        hint = f" (did you mean {close[0]}?)" if close else f" (known keys: {', '.join(known)})"
+        hint = did_you_mean(str(loc[-1]), known) or f" (known keys: {', '.join(known)})"
     elif kind == "missing":
         msg = "required field is missing"
     elif kind.startswith(("bool", "int", "float", "string", "literal", "dict")):
@@ -254,11 +142,6 @@ def _fields_at(loc: tuple) -> list[str]:
         if model is None:
             return []
     return list(model.model_fields)
-
-
-def _close(wrong: str, known) -> Optional[str]:
-    close = [k for k in known if wrong.lower() in k] or difflib.get_close_matches(wrong.lower(), list(known), n=2)
-    return f"did you mean {', '.join(close[:2])}?" if close else None
 
 
 def _kind(value) -> str:

@@ -1,0 +1,56 @@
+"""Replay: a recorded decision's input decided again with today's rules, and what changed."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from ..decide.decision import Advisor
+from ..rules.language import rule_digests
+from ..scenario.files import from_data
+from .store import Record
+
+
+def replay(advisor: Advisor, record: Record, stored_rules: Optional[dict] = None) -> dict:
+    """Decide ``record``'s input again with ``advisor``'s rules; what changed, rule by rule."""
+    loaded = from_data(record.input, record.source, record.scenario)
+    if loaded.error:
+        replayed, changes = None, [{"what": "input", "before": "valid", "after": loaded.error}]
+    else:
+        replayed = advisor.decide(loaded.scenario, record.source, record.input).to_json()
+        changes = differences(record.decision, replayed)
+    return {"decision_id": record.decision_id, "scenario": record.scenario,
+            "rules_revision": {"stored": record.rules_revision, "current": advisor.book.revision,
+                               "changed": record.rules_revision != advisor.book.revision},
+            "rules_changed": _rules_changed(rule_digests(advisor.book), stored_rules), "changes": changes,
+            "stored": record.decision, "replayed": replayed}
+
+
+def _rules_changed(current: dict, stored: Optional[dict]) -> Optional[dict]:
+    if stored is None:
+        return None
+    return {"modified": sorted(r for r in current if r in stored and current[r] != stored[r]),
+            "added": sorted(set(current) - set(stored)), "removed": sorted(set(stored) - set(current))}
+
+
+def differences(before: dict, after: dict) -> list[dict]:
+    """What a replay changed, item by item: [{what, before, after}] (decisions as JSON)."""
+    changes = []
+
+    def note(what, old, new):
+        if old != new:
+            changes.append({"what": what, "before": old, "after": new})
+
+    for key in ("id", "text", "gpu", "rule"):
+        note(f"recommendation.{key}", before["recommendation"].get(key), after["recommendation"].get(key))
+    old_f = {f["factor"]: f["choice"] for f in before["factors"]}
+    new_f = {f["factor"]: f["choice"] for f in after["factors"]}
+    for name in sorted(set(old_f) | set(new_f)):
+        note(f"factor {name}", old_f.get(name), new_f.get(name))
+    old_a = sorted(f"{a['gpu']}:{a['id']}" for a in before["advantages"])
+    new_a = sorted(f"{a['gpu']}:{a['id']}" for a in after["advantages"])
+    note("advantages", " ".join(old_a) or "none", " ".join(new_a) or "none")
+    note("fired rules", " ".join(f["rule"] for f in before["fired_rules"]), " ".join(f["rule"] for f in after["fired_rules"]))
+    for gpu in sorted(set(before["costs"]) | set(after["costs"])):
+        for key in ("gpus", "cost_per_million_tokens"):
+            note(f"costs.{gpu}.{key}", before["costs"].get(gpu, {}).get(key), after["costs"].get(gpu, {}).get(key))
+    return changes

@@ -1,0 +1,296 @@
+"""Arguments in, a handler called, an exit code out.
+
+Exit codes: 0 ok, 1 invalid scenario input, 2 usage / data / rules error, 130 interrupted.
+Expected errors are one line on stderr; ``--debug`` shows a traceback for unexpected ones.
+Heavy modules are imported inside the handlers so that ``advisor --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from typing import Optional, Sequence
+
+from .. import __version__, defaults
+from ..catalog.precisions import PRECISIONS
+from ..perf.checks import UTILIZATION_HINT
+from . import commands
+
+FORMATS = ("table", "json")
+DECISION_FORMATS = ("table", "json", "csv", "markdown")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line with a hint, exit 2."""
+
+    def error(self, message: str):
+        sys.stderr.write(f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+        sys.exit(2)
+
+
+# --- argument types: each rejects bad values with a sentence argparse prints ------------------
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = _number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def utilization(text: str) -> float:
+    value = _number(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text} ({UTILIZATION_HINT})")
+    return value
+
+
+def jobs(text: str) -> int:
+    if text == "auto":
+        import os
+
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of processes or auto, got {text!r}") from None
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 256, got {value}")
+    return value
+
+
+def gpu_price(text: str) -> tuple[str, float]:
+    gpu, sep, usd = text.partition("=")
+    if not sep or not gpu:
+        raise argparse.ArgumentTypeError(f"expected GPU=USD_PER_HOUR such as h100-80gb=3.50, got {text!r}")
+    return gpu.strip(), positive_float(usd)
+
+
+# --- shared options ----------------------------------------------------------------------------
+
+
+def _workload_options(p: argparse.ArgumentParser) -> None:
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--model", metavar="ID", help="catalog model id (see `advisor models`)")
+    which.add_argument("--params-b", type=positive_float, metavar="N", help="any model size in billions of parameters (Llama-shaped estimate)")
+    p.add_argument("--precision", choices=PRECISIONS, default=defaults.DEFAULT_PRECISION,
+                   help=f"weight precision (default: {defaults.DEFAULT_PRECISION})")
+    p.add_argument("--gpus", type=positive_int, metavar="N", help="GPUs per deployment (default: the fewest that fit)")
+    p.add_argument("--batch", type=positive_int, metavar="B",
+                   help=f"concurrent sequences (default: {defaults.DEFAULT_BATCH}, as in scenario files)")
+    p.add_argument("--prompt-tokens", type=positive_int, default=defaults.DEFAULT_PROMPT_TOKENS, metavar="N",
+                   help=f"prompt length (default: {defaults.DEFAULT_PROMPT_TOKENS})")
+    p.add_argument("--output-tokens", type=positive_int, default=defaults.DEFAULT_OUTPUT_TOKENS, metavar="N",
+                   help=f"generated tokens per request (default: {defaults.DEFAULT_OUTPUT_TOKENS})")
+    p.add_argument("--utilization", type=utilization, default=defaults.DEFAULT_UTILIZATION, metavar="U",
+                   help="share of paid hours the GPUs are busy, in (0, 1] (default: 1)")
+    p.add_argument("--max-ms-per-token", type=positive_float, metavar="MS", help="latency target per generated token")
+    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+
+
+def _rules_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rules", metavar="DIR", help="rules directory (default: the shipped rules)")
+
+
+def _audit_options(p: argparse.ArgumentParser, recording: bool) -> None:
+    p.add_argument("--audit-db", metavar="PATH", help="audit store (default: $ADVISOR_AUDIT_DB, else $XDG_STATE_HOME/advisor/audit.sqlite3)")
+    if recording:
+        p.add_argument("--no-audit", action="store_true", help="do not record the decisions in the audit store")
+
+
+def _deciding_options(p: argparse.ArgumentParser) -> None:
+    """What every command that makes decisions takes: the rules, the output format, the audit store."""
+    _rules_option(p)
+    p.add_argument("--format", choices=DECISION_FORMATS, default="table", help="output format (default: table)")
+    _audit_options(p, recording=True)
+
+
+# --- one builder per command group -------------------------------------------------------------
+
+
+def _add_figures_commands(sub) -> None:
+    est = sub.add_parser(
+        "estimate", help="size, time and price one deployment",
+        description="Size, time and price a model on one GPU type: memory, GPUs needed, decode floor and estimate, "
+        "time to first token, tokens/s, cost per million tokens.",
+    )
+    est.add_argument("--gpu", required=True, metavar="ID", help="catalog GPU id (see `advisor gpus`)")
+    _workload_options(est)
+    est.add_argument("--price", type=positive_float, metavar="USD", help="USD per GPU-hour (default: the catalog price)")
+    est.add_argument("--tokens-per-s", type=positive_float, metavar="X", help="measured throughput of the whole deployment; replaces the estimate")
+    est.set_defaults(handler=commands.estimate)
+
+    cmp_ = sub.add_parser(
+        "compare", help="rank every GPU by cost per million tokens",
+        description="Every catalog GPU that can serve the workload, ranked by cost per million tokens; "
+        "each other row says why it lost.",
+    )
+    _workload_options(cmp_)
+    cmp_.add_argument("--price", type=gpu_price, action="append", default=[], metavar="GPU=USD", help="override a catalog price (repeatable)")
+    cmp_.add_argument("--baseline", default=defaults.A100, metavar="ID", help=f"GPU the break-even figures refer to (default: {defaults.A100})")
+    cmp_.set_defaults(handler=commands.compare)
+
+    gpus = sub.add_parser("gpus", help="list the GPU catalog", description="The GPU catalog with datasheet figures, prices and the seed's own figures.")
+    gpus.add_argument("--format", choices=FORMATS, default="table")
+    gpus.set_defaults(handler=commands.gpus)
+
+    models = sub.add_parser("models", help="list the model catalog", description="The model catalog: shapes that decide memory and speed.")
+    models.add_argument("--format", choices=FORMATS, default="table")
+    models.set_defaults(handler=commands.models)
+
+
+def _add_deciding_commands(sub) -> None:
+    run = sub.add_parser(
+        "run", help="decide saved scenario files",
+        description="Decide every scenario in the given files and directories (*.yaml, *.yml; - for stdin). "
+        "A bad scenario is reported and the others are still decided. Exit 0 all decided, 1 some input invalid, "
+        "2 usage or rules error.",
+    )
+    run.add_argument("paths", nargs="+", metavar="PATH", help="scenario file, directory, or - for stdin")
+    run.add_argument("--jobs", type=jobs, default=1, metavar="N",
+                     help="worker processes, each with its own engine; a file is the unit of work (default: 1; auto: one per core)")
+    _deciding_options(run)
+    run.set_defaults(handler=commands.run)
+
+    ask = sub.add_parser(
+        "ask", help="guided session: answer questions, get a recommendation",
+        description="Answer questions about your situation, workload and prices (Enter keeps the default), get the "
+        "recommendation with its figures and reasons, and optionally save the answers as a scenario file. Needs a terminal.",
+    )
+    ask.add_argument("--from", dest="from_file", metavar="FILE", help="pre-fill the answers from a scenario file")
+    ask.add_argument("--save", metavar="FILE", help="save the answers to FILE (a scenario file for `advisor run`)")
+    _deciding_options(ask)
+    ask.set_defaults(handler=commands.ask)
+
+    explain = sub.add_parser(
+        "explain", help="why a decision came out as it did",
+        description="The verdict; the derivation as a tree (facts and figures -> rules -> results); the overridden "
+        "matches; for every rule that did not fire, the first condition that failed and the actual value; the formulas "
+        "with the numbers put in. Of every scenario in FILE, or of a recorded decision (--id).",
+    )
+    which = explain.add_mutually_exclusive_group(required=True)
+    which.add_argument("file", nargs="?", metavar="FILE", help="scenario file")
+    which.add_argument("--id", metavar="ID", help="a recorded decision id (or a unique prefix of it)")
+    _rules_option(explain)
+    explain.add_argument("--format", choices=("text", "json"), default="text")
+    _audit_options(explain, recording=False)
+    explain.set_defaults(handler=commands.explain)
+
+
+def _add_audit_commands(sub) -> None:
+    audit = sub.add_parser("audit", help="list, show, export and replay recorded decisions",
+                           description="The audit store: every decision of `run` and `ask` with its input, fired rules and rules revision.")
+    audit_sub = audit.add_subparsers(dest="audit_command", metavar="SUBCOMMAND", parser_class=_Parser, required=True)
+    listing = audit_sub.add_parser("list", help="recorded decisions, newest first", description="Recorded decisions, newest first.")
+    listing.add_argument("--limit", type=positive_int, default=20, metavar="N", help="at most N decisions (default: 20)")
+    listing.add_argument("--rule", metavar="ID", help="only decisions in which this rule fired")
+    listing.add_argument("--since", metavar="DATE", help="only decisions recorded at or after DATE (ISO: 2026-11-01 or 2026-11-01T09:30)")
+    listing.add_argument("--format", choices=FORMATS, default="table")
+    _audit_options(listing, recording=False)
+    listing.set_defaults(handler=commands.audit_list)
+    show = audit_sub.add_parser("show", help="one recorded decision", description="One recorded decision: input, result, fired rules.")
+    show.add_argument("id", metavar="ID", help="decision id, or a unique prefix of at least 4 characters")
+    show.add_argument("--format", choices=FORMATS, default="table")
+    _audit_options(show, recording=False)
+    show.set_defaults(handler=commands.audit_show)
+    export = audit_sub.add_parser("export", help="every recorded decision as JSON lines",
+                                  description="Every recorded decision, oldest first, one JSON object per line.")
+    export.add_argument("--format", choices=("jsonl",), default="jsonl")
+    _audit_options(export, recording=False)
+    export.set_defaults(handler=commands.audit_export)
+    replay = audit_sub.add_parser("replay", help="decide a recorded input again with the current rules",
+                                  description="Decide a recorded decision's input again with the current rules; show what "
+                                  "changed and whether the rules revision differs.")
+    replay.add_argument("id", metavar="ID", help="decision id, or a unique prefix of at least 4 characters")
+    _rules_option(replay)
+    replay.add_argument("--format", choices=FORMATS, default="table")
+    _audit_options(replay, recording=False)
+    replay.set_defaults(handler=commands.audit_replay)
+
+
+def _add_rules_commands(sub) -> None:
+    rules = sub.add_parser("rules", help="check, test or list the rules", description="Check, test or list the YAML rules.")
+    rules_sub = rules.add_subparsers(dest="rules_command", metavar="SUBCOMMAND", parser_class=_Parser, required=True)
+    check = rules_sub.add_parser(
+        "check", help="validate rule files and analyse them",
+        description="Schema errors as file:line, unknown facts and type mismatches, and for every ruleset an analysis "
+        "over the whole input space: gaps, rules that never match, rules that never win, overlaps. Exit 0 clean, 2 on errors.",
+    )
+    check.add_argument("directory", nargs="?", metavar="DIR", help="rules directory (default: the shipped rules)")
+    check.set_defaults(handler=commands.rules_check)
+    test = rules_sub.add_parser(
+        "test", help="run the rule cases kept beside the rules",
+        description="Run every *.cases.yaml beside the rule files: each case gives facts and the rules that must fire "
+        "(and the outcome a first-hit ruleset must give), through the engine and the reference evaluator. Exit 0 all "
+        "pass, 2 on a failure or an invalid case.",
+    )
+    test.add_argument("directory", nargs="?", metavar="DIR", help="rules directory (default: the shipped rules)")
+    test.set_defaults(handler=commands.rules_test)
+    rules_list = rules_sub.add_parser("list", help="list the rules", description="Every rule with its ruleset, title and seed source.")
+    _rules_option(rules_list)
+    rules_list.add_argument("--format", choices=FORMATS, default="table")
+    rules_list.set_defaults(handler=commands.rules_list)
+
+    schema = sub.add_parser("schema", help="print the JSON Schema of scenario files", description="JSON Schema of a scenario file, for editors.")
+    schema.set_defaults(handler=commands.schema)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="advisor", description="GPU procurement advisor for LLM inference: H100 or A100, with the figures behind it.")
+    parser.add_argument("--version", action="version", version=f"advisor {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for add in (_add_figures_commands, _add_deciding_commands, _add_audit_commands, _add_rules_commands):
+        add(sub)
+    return parser
+
+
+# --- entry point -------------------------------------------------------------------------------
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return 2
+    from ..errors import AdvisorError
+
+    try:
+        return args.handler(args)
+    except AdvisorError as exc:
+        print(f"advisor: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("advisor: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`advisor gpus | head -1`): not an error worth a message.
+        sys.stderr.close()
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a bare traceback
+        if args.debug:
+            raise
+        print(f"advisor: internal error: {type(exc).__name__}: {exc} (a bug; rerun with --debug for the traceback)", file=sys.stderr)
+        return 2

@@ -1,0 +1,115 @@
+"""The parts of a decision as small typed records, each with ``to_json`` (the stored JSON shape)
+and ``from_json`` (to read a record back from the audit store)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+def _extra(data: dict, known: tuple) -> dict:
+    return {k: v for k, v in data.items() if k not in known}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The verdict of a first-hit ruleset: an outcome id, its text and the GPU it names."""
+
+    id: str
+    text: str
+    gpu: str
+    rule: str
+    extra: dict = field(default_factory=dict)  # further keys a rule author gave the outcome
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "text": self.text, "gpu": self.gpu, **self.extra, "rule": self.rule}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Optional["Outcome"]:
+        if not data:
+            return None
+        return cls(data["id"], data["text"], data["gpu"], data["rule"], _extra(data, ("id", "text", "gpu", "rule")))
+
+
+@dataclass(frozen=True)
+class Advantage:
+    """A situation in which a GPU wins (the seed's h100_advantages / a100_advantages)."""
+
+    gpu: str
+    id: str
+    reason: str
+    rule: str
+    extra: dict = field(default_factory=dict)  # e.g. ``seed``: the seed's own wording
+
+    def to_json(self) -> dict:
+        return {"gpu": self.gpu, "id": self.id, "reason": self.reason, **self.extra, "rule": self.rule}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Advantage":
+        return cls(data["gpu"], data["id"], data["reason"], data["rule"], _extra(data, ("gpu", "id", "reason", "rule")))
+
+
+@dataclass(frozen=True)
+class Factor:
+    """A decision factor and its choice; a later rule may resolve an open-ended seed choice
+    ("depends on utilization"), keeping the seed's choice and reason beside its own."""
+
+    factor: str
+    choice: str
+    reason: str
+    rule: str
+    extra: dict = field(default_factory=dict)
+    seed_choice: Optional[str] = None
+    seed_reason: Optional[str] = None
+
+    def to_json(self) -> dict:
+        body = {"factor": self.factor, "choice": self.choice, "reason": self.reason, **self.extra, "rule": self.rule}
+        if self.seed_choice is not None:
+            body.update(seed_choice=self.seed_choice, seed_reason=self.seed_reason)
+        return body
+
+    def resolving(self, earlier: "Factor") -> "Factor":
+        """This factor as the resolution of ``earlier``: the seed's choice is kept."""
+        return Factor(self.factor, self.choice, self.reason, self.rule, self.extra,
+                      earlier.seed_choice or earlier.choice, earlier.seed_reason or earlier.reason)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Factor":
+        known = ("factor", "choice", "reason", "rule", "seed_choice", "seed_reason")
+        return cls(data["factor"], data["choice"], data["reason"], data["rule"], _extra(data, known),
+                   data.get("seed_choice"), data.get("seed_reason"))
+
+
+@dataclass(frozen=True)
+class Override:
+    """A rule of a first-hit ruleset that matched but lost to a higher one."""
+
+    rule: str
+    ruleset: str
+    by: str
+
+    def to_json(self) -> dict:
+        return {"rule": self.rule, "ruleset": self.ruleset, "by": self.by}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Override":
+        return cls(data["rule"], data["ruleset"], data["by"])
+
+
+@dataclass(frozen=True)
+class FiredRule:
+    """A rule that fired, the facts it matched and the flags it asserted."""
+
+    rule: str
+    ruleset: str
+    order: int
+    matched: dict
+    asserted: tuple
+
+    def to_json(self) -> dict:
+        return {"rule": self.rule, "ruleset": self.ruleset, "order": self.order, "matched": self.matched,
+                "asserted": list(self.asserted)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "FiredRule":
+        return cls(data["rule"], data["ruleset"], data["order"], data["matched"], tuple(data["asserted"]))

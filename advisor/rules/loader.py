@@ -1,0 +1,368 @@
+"""Rule files read into a ``RuleBook``: every problem collected with its ``file:line``.
+
+Files are read with the safe YAML loader; a rule file is data, never code. ``parse_directory``
+returns the book and every problem (errors and warnings) so that ``advisor rules check`` can
+list them all; ``load`` refuses a book with errors in one sentence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Optional
+
+from .. import yamlio
+from ..errors import DataError, Location, did_you_mean
+from .language import (ACTION_SHAPES, DERIVED, HIT_POLICIES, OPERATORS, ORDERED, All, AnyOf, Compare, Condition, Not, Rule,
+                       RuleBook, Ruleset, Then, Threshold, facts_of, leaves, template_fields)
+from .schema import NUMBER_RANGE_TEXT, FactSpec, comparable
+
+MAX_RULE_FILE_BYTES = 1_000_000
+CASES_SUFFIX = ".cases.yaml"  # rule cases live beside the rules; they are tests, not rules
+_ID = re.compile(r"^[a-z][a-z0-9_]*(-[a-z0-9_]+)*$")
+_FILE_KEYS = ("ruleset", "order", "hit_policy", "title", "source", "thresholds", "rules")
+_RULE_KEYS = ("id", "title", "source", "when", "then")
+Severity = Literal["error", "warning"]
+
+
+@dataclass
+class Problem:
+    file: str
+    line: Optional[int]
+    message: str
+    severity: Severity = "error"
+
+    @property
+    def where(self) -> str:
+        return str(Location(self.file, self.line))
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.severity}: {self.message}"
+
+
+@dataclass
+class _Reader:
+    """Parses one file, collecting problems with their lines instead of stopping at the first."""
+
+    file: str
+    doc: yamlio.Document
+    facts: dict
+    problems: list = field(default_factory=list)
+    thresholds: dict = field(default_factory=dict)
+
+    def err(self, path: tuple, message: str, severity: Severity = "error") -> None:
+        self.problems.append(Problem(self.file, self.doc.line_of(path), message, severity))
+
+    def text(self, body: dict, key: str, path: tuple, required: bool = True) -> str:
+        value = body.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+        if required or value is not None:
+            self.err(path + (key,), f"{key}: a non-empty text is required")
+        return ""
+
+    def unknown_keys(self, body: dict, known: tuple, path: tuple) -> None:
+        for key in body:
+            if key not in known:
+                self.err(path + (key,), f"unknown key {key!r}" + did_you_mean(str(key), known))
+
+    # conditions
+
+    def condition(self, node, path: tuple, in_negation: bool = False) -> Condition:
+        if node == "always":
+            return All(())
+        if not isinstance(node, dict) or not node:
+            self.err(path, "a condition is a mapping: {fact: ..., <op>: value}, {all: [...]}, {any: [...]}, {not: ...} or 'always'")
+            return All(())
+        if "fact" in node:
+            return self.compare(node, path, in_negation)
+        if len(node) != 1:
+            self.err(path, f"one of all / any / not per mapping, got {', '.join(map(str, node))}")
+            return All(())
+        (key, value), = node.items()
+        if key in ("all", "any"):
+            if not isinstance(value, list):
+                self.err(path + (key,), f"{key}: expects a list of conditions")
+                return All(())
+            items = tuple(self.condition(v, path + (key, i), in_negation or key == "any") for i, v in enumerate(value))
+            return All(items) if key == "all" else AnyOf(items)
+        if key == "not":
+            return Not(self.condition(value, path + (key,), True))
+        self.err(path + (key,), f"unknown condition {key!r}")
+        return All(())
+
+    def compare(self, node: dict, path: tuple, in_negation: bool) -> Compare:
+        name = node.get("fact")
+        ops = [k for k in node if k != "fact"]
+        if not isinstance(name, str):
+            self.err(path + ("fact",), "fact: must name a fact such as context.utilization")
+            return Compare("?", "exists", True)
+        if len(ops) != 1 or ops[0] not in OPERATORS:
+            bad = [o for o in ops if o not in OPERATORS]
+            self.err(path, f"{name}: exactly one operator of {', '.join(OPERATORS)}" + (f", not {bad[0]!r}" if bad else ""))
+            return Compare(name, "exists", True)
+        op = ops[0]
+        raw, threshold = self.threshold_value(node[op], path + (op,))
+        if name.startswith(DERIVED):
+            if op not in ("eq", "exists") or raw is not True:
+                self.err(path, f"{name}: a derived fact is a flag: use eq: true or exists: true")
+            if in_negation:
+                self.err(path, f"{name}: derived facts may not be read under not/any (their timing is not defined)")
+            return Compare(name, "exists", True)
+        spec: Optional[FactSpec] = self.facts.get(name)
+        if spec is None:
+            self.err(path + ("fact",), f"unknown fact {name!r}" + did_you_mean(name, self.facts))
+            return Compare(name, op, raw, threshold)
+        return Compare(name, op, self.typed_value(spec, op, raw, path + (op,)), threshold)
+
+    def threshold_value(self, raw, path: tuple):
+        """A literal as written, or the value of ``{threshold: name}`` with that name."""
+        if not (isinstance(raw, dict) and set(raw) == {"threshold"}):
+            return raw, None
+        name = raw["threshold"]
+        if name not in self.thresholds:
+            self.err(path, f"unknown threshold {name!r}" + did_you_mean(str(name), self.thresholds))
+            return None, name
+        return self.thresholds[name].value, name
+
+    def typed_value(self, spec: FactSpec, op: str, raw, path: tuple):
+        if op == "exists":
+            if not isinstance(raw, bool):
+                self.err(path, f"{spec.name}: exists takes true or false")
+            return raw
+        if op == "in":
+            if not isinstance(raw, list) or not raw:
+                self.err(path, f"{spec.name}: in takes a non-empty list")
+                return ()
+            return tuple(self.typed_value(spec, "eq", v, path + (i,)) for i, v in enumerate(raw))
+        if op in ORDERED and spec.type != "number":
+            self.err(path, f"{spec.name} is a {spec.type}: {op} compares numbers only")
+            return raw
+        if spec.type == "bool" and not isinstance(raw, bool):
+            self.err(path, f"{spec.name} is a bool: compare it with true or false, not {raw!r}")
+        elif spec.type == "number" and (isinstance(raw, bool) or not isinstance(raw, (int, float))):
+            self.err(path, f"{spec.name} is a number: {raw!r} is not")
+        elif spec.type == "enum" and raw not in spec.values:
+            self.err(path, f"{spec.name} is one of {', '.join(spec.values)}: {raw!r} is not" + did_you_mean(str(raw), spec.values))
+        elif spec.type == "string" and not isinstance(raw, str):
+            self.err(path, f"{spec.name} is a string: {raw!r} is not")
+        elif spec.type == "number":
+            if not comparable(raw):
+                self.err(path, f"{spec.name}: {raw!r} is outside the range rules compare ({NUMBER_RANGE_TEXT})")
+            return float(raw)  # one numeric type in the engine: ints and floats compare alike
+        return raw
+
+    # the parts of a file
+
+    def header(self, body: dict, path: Path) -> tuple[str, Optional[str], int]:
+        self.unknown_keys(body, _FILE_KEYS, ())
+        name = body.get("ruleset")
+        if not isinstance(name, str) or not _ID.match(name):
+            self.err(("ruleset",), "ruleset: a lower-case name such as advantages")
+            name = path.stem
+        policy = body.get("hit_policy")
+        if policy not in HIT_POLICIES:
+            self.err(("hit_policy",), f"hit_policy: one of {', '.join(HIT_POLICIES)}")
+        order = body.get("order", 0)
+        if isinstance(order, bool) or not isinstance(order, int):
+            self.err(("order",), "order: a whole number")
+            order = 0
+        return name, policy, order
+
+    def read_thresholds(self, raw) -> None:
+        if not isinstance(raw, dict):
+            self.err(("thresholds",), "thresholds: a mapping of names to {value: ..., why: ...}")
+            return
+        for name, body in raw.items():
+            path = ("thresholds", name)
+            if not isinstance(body, dict) or set(body) - {"value", "why"} or "value" not in body:
+                self.err(path, "a threshold is {value: ..., why: ...}")
+                continue
+            value = body["value"]
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                self.err(path + ("value",), "a threshold value is a number or a word")
+            why = self.text(body, "why", path)
+            self.thresholds[name] = Threshold(name, float(value) if isinstance(value, int) else value, why)
+
+    def rule(self, raw, i: int, ruleset: str, policy) -> Optional[Rule]:
+        path = ("rules", i)
+        if not isinstance(raw, dict):
+            self.err(path, "a rule is a mapping with id, title, source, when, then")
+            return None
+        self.unknown_keys(raw, _RULE_KEYS, path)
+        rule_id = raw.get("id")
+        if not isinstance(rule_id, str) or not _ID.match(rule_id):
+            self.err(path + ("id",), "id: a lower-case identifier such as fresh-with-budget")
+            rule_id = f"{ruleset}#{i}"
+        if "when" not in raw:
+            self.err(path, f"{rule_id}: when: is required ('always' for an unconditional rule)")
+        when = self.condition(raw.get("when", "always"), path + ("when",))
+        then = self.then(raw.get("then"), path + ("then",), rule_id, policy)
+        return Rule(rule_id, self.text(raw, "title", path), self.text(raw, "source", path), ruleset, i + 1, when, then,
+                    self.file, self.doc.line_of(path) or 0)
+
+    def then(self, raw, path: tuple, rule_id: str, policy) -> Then:
+        if not isinstance(raw, dict) or not raw:
+            self.err(path, f"{rule_id}: then: needs outcome, advantage, factor or assert")
+            return Then()
+        parts = {}
+        for key, value in raw.items():
+            if key == "assert":
+                parts["asserts"] = self.asserts(value, path + (key,))
+            elif key in ACTION_SHAPES:
+                action = self.action(key, value, path + (key,))
+                if action is not None:
+                    parts[key] = action
+            else:
+                self.err(path + (key,), f"unknown action {key!r} (outcome, advantage, factor, assert)")
+        if policy == "first" and "outcome" not in parts:
+            self.err(path, f"{rule_id}: a rule of a first-hit ruleset sets an outcome")
+        if policy == "collect" and "outcome" in parts:
+            self.err(path + ("outcome",), f"{rule_id}: outcomes belong in a first-hit ruleset")
+        return Then(**parts)
+
+    def asserts(self, value, path: tuple) -> tuple:
+        names = value if isinstance(value, list) else [value]
+        if not all(isinstance(n, str) and _ID.match(n) for n in names):
+            self.err(path, "assert: a derived fact name or a list of them (lower-case identifiers)")
+            return ()
+        return tuple(names)
+
+    def action(self, key: str, value, path: tuple) -> Optional[dict]:
+        shape = ACTION_SHAPES[key]
+        if not isinstance(value, dict):
+            self.err(path, f"{key}: a mapping with {', '.join(shape)}")
+            return None
+        missing = [k for k in shape if not isinstance(value.get(k), str) or not value.get(k)]
+        if missing:
+            self.err(path, f"{key}: needs {', '.join(missing)}")
+        for k, text in value.items():
+            if not isinstance(text, (str, bool, int, float)):
+                self.err(path + (k,), f"{key}.{k}: a text")
+            elif isinstance(text, str):
+                for placeholder in template_fields(text):
+                    if placeholder not in self.facts:
+                        self.err(path + (k,), f"{{{placeholder}}}: unknown fact" + did_you_mean(placeholder, self.facts))
+        return dict(value)
+
+
+# --- files and directories -----------------------------------------------------------------------
+
+
+def revision(rule_paths: list[Path], root: Path, data_paths: list[Path] = ()) -> str:
+    """sha256 over the rule files (by path under ``root``) and the data files (by name) they run with."""
+    digest = hashlib.sha256()
+    labelled = [(str(p.relative_to(root)), p) for p in rule_paths] + [(f"data/{p.name}", p) for p in data_paths]
+    for label, path in sorted(labelled):
+        digest.update(label.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def rule_files(directory: Path) -> list[Path]:
+    """The rule files under ``directory`` (``*.cases.yaml`` beside them are tests, not rules)."""
+    return sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
+                  and not p.name.endswith(CASES_SUFFIX))
+
+
+def parse_directory(directory: Path, facts: dict, extra_revision_files: list[Path] = ()) -> tuple[Optional[RuleBook], list[Problem]]:
+    """Read every rule file under ``directory``; returns the rule book (None on errors) and the problems."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return None, [Problem(str(directory), None, "no such rules directory")]
+    files = rule_files(directory)
+    if not files:
+        return None, [Problem(str(directory), None, "no rule files (*.yaml) in this directory")]
+    problems: list[Problem] = []
+    rulesets: list[Ruleset] = []
+    for path in files:
+        rs, found = parse_file(path, facts)
+        problems += found
+        if rs:
+            rulesets.append(rs)
+    problems += _cross_checks(rulesets)
+    rulesets.sort(key=lambda rs: (rs.order, rs.name))
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    rev = revision(files, directory, list(extra_revision_files))
+    return RuleBook(tuple(rulesets), rev, str(directory)), problems
+
+
+def parse_file(path: Path, facts: dict) -> tuple[Optional[Ruleset], list[Problem]]:
+    """One rule file: its ruleset (None when unreadable) and its problems."""
+    name = str(path)
+    try:
+        with open(path, "rb") as handle:
+            doc = yamlio.load(yamlio.read_capped(handle, MAX_RULE_FILE_BYTES, "a rule file is a few KB"), want_lines=True)
+    except yamlio.YamlError as exc:
+        return None, [Problem(name, exc.line, exc.message)]
+    except OSError as exc:
+        return None, [Problem(name, None, f"cannot read ({exc.strerror})")]
+    reader = _Reader(name, doc, facts)
+    body = doc.data
+    if not isinstance(body, dict):
+        reader.err((), "a rule file is a mapping with ruleset:, hit_policy:, rules:")
+        return None, reader.problems
+    rs_name, policy, order = reader.header(body, path)
+    reader.read_thresholds(body.get("thresholds") or {})
+    raw_rules = body.get("rules")
+    if not isinstance(raw_rules, list) or not raw_rules:
+        reader.err(("rules",), "rules: a non-empty list of rules")
+        raw_rules = []
+    rules = [rule for i, raw in enumerate(raw_rules) if (rule := reader.rule(raw, i, rs_name, policy)) is not None]
+    used = {leaf.threshold for rule in rules for leaf in leaves(rule.when)}
+    for t_name in reader.thresholds:
+        if t_name not in used:
+            reader.err(("thresholds", t_name), f"threshold {t_name!r} is not used by any rule", "warning")
+    rs = Ruleset(rs_name, reader.text(body, "title", ()), reader.text(body, "source", ()), policy or "collect", order,
+                 dict(reader.thresholds), tuple(rules), name)
+    return rs, reader.problems
+
+
+def _cross_checks(rulesets: list[Ruleset]) -> list[Problem]:
+    """Across files: unique ruleset names and rule ids; derived flags asserted before they are read."""
+    problems = []
+    seen: dict[str, Rule] = {}
+    names: dict[str, Ruleset] = {}
+    for rs in rulesets:
+        if rs.name in names:
+            problems.append(Problem(rs.file, None, f"ruleset {rs.name!r} is also defined in {names[rs.name].file}"))
+        names[rs.name] = rs
+        for rule in rs.rules:
+            if rule.id in seen:
+                problems.append(Problem(rule.file, rule.line, f"rule id {rule.id!r} is also used at {seen[rule.id].file}:{seen[rule.id].line}"))
+            seen[rule.id] = rule
+    return problems + _derived_checks(sorted(rulesets, key=lambda rs: (rs.order, rs.name)))
+
+
+def _derived_checks(ordered: list[Ruleset]) -> list[Problem]:
+    problems = []
+    asserted_before: set[str] = set()
+    consumed: set[str] = set()
+    for rs in ordered:
+        asserted_here = {n for rule in rs.rules for n in rule.then.asserts}
+        available = asserted_before | asserted_here
+        for rule in rs.rules:
+            for fact in facts_of(rule.when):
+                if fact.startswith(DERIVED):
+                    consumed.add(fact[len(DERIVED):])
+                    if fact[len(DERIVED):] not in available:
+                        problems.append(Problem(rule.file, rule.line, f"{rule.id}: {fact} is asserted by no rule of this or an earlier ruleset"))
+        asserted_before |= asserted_here
+    for rs in ordered:
+        for rule in rs.rules:
+            for name in rule.then.asserts:
+                if name not in consumed:
+                    problems.append(Problem(rule.file, rule.line, f"{rule.id}: derived.{name} is read by no rule", "warning"))
+    return problems
+
+
+def load(directory: Path, facts: dict, extra_revision_files: list[Path] = ()) -> RuleBook:
+    """The rule book of ``directory``, or a DataError listing its first problems."""
+    book, problems = parse_directory(directory, facts, extra_revision_files)
+    if book is None:
+        errors = [p for p in problems if p.severity == "error"]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise DataError(f"invalid rules: {errors[0].where}: {errors[0].message}{more}; see `advisor rules check {directory}`")
+    return book

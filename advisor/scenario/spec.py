@@ -1,0 +1,127 @@
+"""A team's situation as typed, strictly validated data: context, workload and prices.
+
+Every field has a documented default (``advisor schema`` prints them) so that an empty scenario
+is valid. Checks that need the catalogs (ids, context length) are in ``check_against_catalog``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ..catalog.load import Catalog
+from ..catalog.precisions import Precision
+from ..defaults import DEFAULT_BATCH, DEFAULT_MODEL, DEFAULT_OUTPUT_TOKENS, DEFAULT_PROMPT_TOKENS
+from ..errors import InputError, suggest
+
+OptimizeFor = Literal["latency", "cost_per_token", "throughput_per_gpu", "availability"]
+Stage = Literal["experimentation", "production"]
+
+# USD per GPU-hour: a cent to 100 times any list price, so only a typo falls outside
+MIN_PRICE, MAX_PRICE = 0.01, 1000.0
+
+
+class FieldProblem(ValueError):
+    """A cross-field rule broken: names the field at fault and the field whose line to show."""
+
+    def __init__(self, field: tuple, message: str, at: tuple):
+        super().__init__(message)
+        self.field, self.at = field, at
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+
+
+class Context(_Strict):
+    """The team's situation: the inputs of the seed's practical_recommendation and decision factors."""
+
+    starting_fresh: bool = Field(False, description="a new deployment, no fleet to reuse")
+    can_afford_h100: Optional[bool] = Field(
+        None, description="whether an H100 deployment fits the budget; derived from monthly_budget_usd when absent"
+    )
+    monthly_budget_usd: Optional[float] = Field(None, ge=0, le=1e12, description="GPU budget per month, USD")
+    have_a100_fleet: bool = Field(False, description="an existing A100 fleet")
+    utilization: Optional[float] = Field(
+        None, ge=0.01, le=1, description="busy share of the A100 fleet's paid hours, 0.01 to 1 (below 1% a cost per token "
+        "means nothing); required with a fleet"
+    )
+    can_use_spot: bool = Field(False, description="spot / preemptible capacity is acceptable")
+    using_fp8: bool = Field(False, description="the model is served with FP8 weights")
+    optimize_for: Optional[OptimizeFor] = Field(None, description="what matters most")
+    stage: Optional[Stage] = Field(None, description="experimentation or production")
+    h100_wait_weeks: Optional[float] = Field(None, ge=0, le=520, description="how long H100 capacity takes to get, in weeks")
+
+    @model_validator(mode="after")
+    def _fleet_needs_utilization(self) -> "Context":
+        if self.have_a100_fleet and self.utilization is None:
+            raise FieldProblem(("utilization",), "required when have_a100_fleet is true (0.55 means busy 55% of the time)", ("have_a100_fleet",))
+        return self
+
+
+class WorkloadSpec(_Strict):
+    """What is served; every field has a documented default."""
+
+    model: Optional[str] = Field(None, description=f"catalog model id (default {DEFAULT_MODEL} when params_b is absent too)")
+    params_b: Optional[float] = Field(None, gt=0, le=10_000, description="model size in billions, instead of model")
+    precision: Optional[Precision] = Field(None, description="weight precision (default fp8 when using_fp8, else fp16)")
+    batch: int = Field(DEFAULT_BATCH, ge=1, le=4096, description="concurrent sequences per deployment")
+    prompt_tokens: int = Field(DEFAULT_PROMPT_TOKENS, ge=1, le=1_000_000, description="prompt length")
+    output_tokens: int = Field(DEFAULT_OUTPUT_TOKENS, ge=1, le=1_000_000, description="generated tokens per request")
+    tokens_per_day: Optional[float] = Field(None, gt=0, le=1e15, description="generated tokens a day, for sizing and volume")
+    max_ms_per_token: Optional[float] = Field(None, gt=0, le=1e6, description="latency target per generated token, ms")
+
+    @model_validator(mode="after")
+    def _one_model(self) -> "WorkloadSpec":
+        if self.model is not None and self.params_b is not None:
+            raise FieldProblem(("params_b",), "give model or params_b, not both", ("params_b",))
+        return self
+
+
+class Scenario(_Strict):
+    name: Optional[str] = Field(None, min_length=1, max_length=200, description="default: the file's stem")
+    context: Context = Field(Context(), description="the team's situation (every field has a default)")
+    workload: WorkloadSpec = Field(WorkloadSpec(), description="what is served (every field has a default)")
+    prices: dict[str, float] = Field(default_factory=dict, description="USD per GPU-hour by catalog GPU id")
+
+    @model_validator(mode="after")
+    def _prices_positive(self) -> "Scenario":
+        for gpu_id, price in self.prices.items():
+            if not MIN_PRICE <= price <= MAX_PRICE:
+                raise FieldProblem(("prices", gpu_id), f"a price is {MIN_PRICE:g} to {MAX_PRICE:g} USD per GPU-hour",
+                                   ("prices", gpu_id))
+        return self
+
+    @property
+    def precision(self) -> str:
+        return self.workload.precision or ("fp8" if self.context.using_fp8 else "fp16")
+
+
+def check_against_catalog(s: Scenario, catalog: Catalog) -> None:
+    """Ids and combinations that need the catalogs to judge; raises InputError naming the field."""
+    w = s.workload
+    if w.model is not None and w.model not in catalog.models:
+        raise InputError(f"workload.model: unknown model {w.model!r}", _close(w.model, catalog.models) or "`advisor models` lists them",
+                         ("workload", "model"))
+    for gpu_id in s.prices:
+        if gpu_id not in catalog.gpus:
+            raise InputError(f"prices.{gpu_id}: unknown GPU {gpu_id!r}", _close(gpu_id, catalog.gpus) or "`advisor gpus` lists them", ("prices", gpu_id))
+    if s.context.using_fp8 and w.precision not in (None, "fp8"):
+        raise InputError(
+            f"workload.precision: {w.precision} contradicts context.using_fp8: true", "set precision: fp8 or using_fp8: false",
+            ("workload", "precision"),
+        )
+    model = catalog.models.get(w.model or (DEFAULT_MODEL if w.params_b is None else ""))
+    if model is not None and model.max_context and w.prompt_tokens + w.output_tokens > model.max_context:
+        raise InputError(
+            f"workload: {w.prompt_tokens} prompt + {w.output_tokens} output tokens exceed {model.id}'s context of {model.max_context}",
+            "shorten prompt_tokens or output_tokens", ("workload",),
+        )
+
+
+
+
+def _close(wrong: str, known) -> Optional[str]:
+    close = suggest(wrong, known)
+    return f"did you mean {', '.join(close)}?" if close else None
