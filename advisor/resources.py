@@ -19,3 +19,9 @@ def catalog_dir() -> Path:
 
 def policy_dir() -> Path:
     return data_root() / "policy"
+
+
+def catalog_files() -> list[Path]:
+    """Every file the catalogs are read from (the YAML and the models' config.json files)."""
+    directory = catalog_dir()
+    return sorted(directory.glob("*.yaml")) + sorted((directory / "configs").glob("*.json"))

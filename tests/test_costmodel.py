@@ -119,11 +119,19 @@ def test_does_not_fit_beyond_one_node(catalog):
     assert sizing.gpus is None and "does not fit" in sizing.reason
 
 
-def test_tensor_parallel_never_exceeds_kv_heads(catalog):
-    # A model with 2 KV heads can be split over at most 2 GPUs.
-    narrow = catalog.model("llama-2-70b").model_copy(update={"kv_heads": 2, "attention_heads": 64})
-    assert memory.tensor_parallel_sizes(narrow, catalog.efficiency) == [1, 2]
-    assert memory.tensor_parallel_sizes(catalog.model("llama-2-7b"), catalog.efficiency) == [1, 2, 4, 8]
+def test_tensor_parallel_sizes_split_the_attention_heads_within_a_node(catalog):
+    # Powers of two up to the node's 8 GPUs that divide the heads: Qwen2.5-7B's 28 heads stop at 4.
+    h100 = catalog.gpu("h100-80gb")
+    assert memory.tensor_parallel_sizes(h100, catalog.model("llama-2-7b")) == [1, 2, 4, 8]
+    assert memory.tensor_parallel_sizes(h100, catalog.model("qwen2.5-7b")) == [1, 2, 4]
+
+
+def test_kv_heads_are_replicated_beyond_their_count(catalog):
+    # Llama-3-70B has 8 KV heads: at TP8 each GPU holds 1 (1/8 of the cache), at TP16 it would still hold 1.
+    m = catalog.model("llama-3-70b")
+    whole = 2 * 80 * 8 * 128 * 2
+    assert memory.kv_bytes_per_token_per_gpu(m, "fp16", 8) == whole / 8
+    assert memory.kv_bytes_per_token_per_gpu(m.model_copy(update={"kv_heads": 2, "attention_heads": 64}), "fp16", 8) == 2 * 80 * 1 * 128 * 2
 
 
 def test_fp8_on_a100_names_the_alternatives(catalog):
@@ -138,22 +146,40 @@ def test_fp8_on_a100_names_the_alternatives(catalog):
 
 
 def test_decode_step_hand_worked(catalog):
-    # Llama-2-7B bf16, batch 1, context 100, one A100 SXM (2,039 GB/s, 312 TFLOPS; eta_bw 0.70, eta_f 0.60):
-    # bytes  = 6,738,415,616 x 2 + 100 x 524,288 = 13,529,260,032   -> / (2039e9 x 0.70) = 9.4789 ms
-    # flops  = 2 x 6,738,415,616 + 4 x 32 x 32 x 128 x 100 = 13,529,260,032 -> / (312e12 x 0.6) = 0.0723 ms
+    # Llama-2-7B bf16, batch 1, context 100, one A100 SXM (2,039 GB/s, 312 TFLOPS). The constants,
+    # from efficiency.yaml: eta_w 0.665, eta_kv 0.70, eta_f 0.71 x decode factor 0.872, 3.2 us per layer.
+    # weights read = (6,738,415,616 - 32,000 x 4,096 input embedding) x 2 B = 13,214,687,232 B
+    #              / (2039e9 x 0.665)                                        = 9.7459 ms
+    # KV read      = 100 x 524,288 B / (2039e9 x 0.70)                       = 0.0367 ms
+    # matmul       = 2 x 6,607,343,616 / (312e12 x 0.71 x 0.872)             = 0.0684 ms
+    # attention    = 2 x 32 x 32 x (128 + 128) x 100 / (312e12 x 0.71)       = 0.0002 ms
+    # overhead     = 32 x 3.2 us                                             = 0.1024 ms
     step = timing.decode_step(catalog.gpu("a100-80gb"), catalog.model("llama-2-7b"), "bf16", 1, 1, 100, catalog.efficiency)
-    assert step.memory_s * 1e3 == pytest.approx(13_529_260_032 / (2039e9 * 0.70) * 1e3, rel=1e-9)
-    assert step.memory_s * 1e3 == pytest.approx(9.4789, abs=1e-4)
-    assert step.compute_s * 1e3 == pytest.approx(13_529_260_032 / (312e12 * 0.60) * 1e3, rel=1e-9)
-    assert step.communication_s == 0
-    assert step.bound == "memory" and step.total_s == step.memory_s
+    assert step.weights_s == pytest.approx(13_214_687_232 / (2039e9 * 0.665), rel=1e-12)
+    assert step.kv_s == pytest.approx(100 * 524_288 / (2039e9 * 0.70), rel=1e-12)
+    assert step.matmul_s == pytest.approx(2 * 6_607_343_616 / (312e12 * 0.71 * 0.872), rel=1e-12)
+    assert step.attention_s == pytest.approx(2 * 32 * 32 * 256 * 100 / (312e12 * 0.71), rel=1e-12)
+    assert step.communication_s == 0 and step.overhead_s == pytest.approx(32 * 3.2e-6)
+    assert step.bound == "memory"
+    assert step.total_s * 1e3 == pytest.approx(9.7459 + 0.0367 + 0.1024, abs=2e-4)
 
 
 def test_allreduce_hand_worked(catalog):
-    # H100 SXM, 2 GPUs, 16,384 bytes: 20 us + 2 x 1/2 x 16,384 / (450e9 x 0.83) = 20.0439 us.
+    # H100 SXM, 2 GPUs on NVLink (900 GB/s both ways: 450e9 one way), 16,384 bytes, latency 18 us,
+    # link efficiency 0.63: 18 us + 2 x 1/2 x 16,384 / (450e9 x 0.63) = 18.0578 us.
     h100 = catalog.gpu("h100-80gb")
-    assert timing.allreduce_s(16_384, 2, h100, catalog.efficiency) * 1e6 == pytest.approx(20 + 16_384 / (450e9 * 0.83) * 1e6)
+    assert timing.allreduce_s(16_384, 2, h100, catalog.efficiency) * 1e6 == pytest.approx(18 + 16_384 / (450e9 * 0.63) * 1e6)
     assert timing.allreduce_s(16_384, 1, h100, catalog.efficiency) == 0
+    # L40S has no NVLink: PCIe Gen4 (32e9 one way) at the PCIe efficiency 0.44.
+    l40s = catalog.gpu("l40s")
+    assert timing.allreduce_s(16_384, 2, l40s, catalog.efficiency) * 1e6 == pytest.approx(18 + 16_384 / (32e9 * 0.44) * 1e6)
+
+
+def test_a_point_to_point_mesh_gives_a_pair_one_link(catalog):
+    # MI300X: 7 Infinity Fabric links of 128 GB/s (64 one way); a pair gets one, 8 GPUs all seven (448 one way).
+    mi300x = catalog.gpu("mi300x")
+    assert mi300x.link_bytes_per_s(2) == 64e9
+    assert mi300x.link_bytes_per_s(8) == 448e9
 
 
 def test_pcie_cards_fall_back_to_pcie_beyond_their_bridge(catalog):
@@ -165,16 +191,19 @@ def test_pcie_cards_fall_back_to_pcie_beyond_their_bridge(catalog):
 
 
 def test_prefill_hand_worked(catalog):
-    # Llama-2-70B fp16, 1 prompt of 1,000 tokens on 4 A100 SXM:
-    # compute = (2 x 68,976,648,192 x 1000 + 2 x 80 x 64 x 128 x 1000^2) / (4 x 312e12 x 0.6) = 185.98 ms
-    # comm    = 2 x 80 x (20 us + 2 x 3/4 x 1000 x 8192 x 2 B / (300e9 x 0.83)) = 18.99 ms
+    # Llama-2-70B fp16, 1 prompt of 1,000 tokens on 4 A100 SXM (312 TFLOPS, 300 GB/s NVLink one way):
+    # matmul    = 2 x (68,976,648,192 - 32,000 x 8,192) x 1000 / (4 x 312e12 x 0.71)   = 155.10 ms
+    # attention = 2 x 80 x 64 x 256 x (1000 x 1000 / 2) / (4 x 312e12 x 0.71)        =   1.48 ms
+    # comm      = 2 x 80 x (18 us + 2 x 3/4 x 1000 x 8192 x 2 B / (300e9 x 0.63))      =  23.68 ms
+    # overhead  = 80 x 135 us                                                          =  10.80 ms
     p = timing.prefill(catalog.gpu("a100-80gb"), catalog.model("llama-2-70b"), "fp16", 4, 1, 1000, catalog.efficiency)
-    compute = (2 * 68_976_648_192 * 1000 + 2 * 80 * 64 * 128 * 1000**2) / (4 * 312e12 * 0.6)
-    comm = 160 * (20e-6 + 1.5 * 1000 * 8192 * 2 / (300e9 * 0.83))
-    assert p.compute_s == pytest.approx(compute, rel=1e-9)
+    matmul = 2 * (68_976_648_192 - 32_000 * 8_192) * 1000 / (4 * 312e12 * 0.71)
+    attention = 2 * 80 * 64 * 256 * 500_000 / (4 * 312e12 * 0.71)
+    comm = 160 * (18e-6 + 1.5 * 1000 * 8192 * 2 / (300e9 * 0.63))
+    assert p.matmul_s == pytest.approx(matmul, rel=1e-9) and p.attention_s == pytest.approx(attention, rel=1e-9)
     assert p.communication_s == pytest.approx(comm, rel=1e-9)
-    assert p.bound == "compute"
-    assert p.total_s * 1e3 == pytest.approx(204.97, abs=0.01)
+    assert p.bound == "compute" and p.kv_s == 0
+    assert p.total_s * 1e3 == pytest.approx(155.10 + 1.48 + 23.69 + 10.80, abs=0.02)
 
 
 def test_served_tokens_include_prefill():

@@ -24,17 +24,22 @@ class SeedFigures(Strict):
 class Gpu(Strict):
     id: str
     name: str
+    vendor: str = "NVIDIA"
     form_factor: str
     memory_gb: Figure
     memory_type: str
     hbm_bandwidth_gbps: Figure
     fp16_tflops: Figure
     fp8_tflops: Figure
+    fp4_tflops: Figure
     int8_tops: Figure
-    nvlink_gbps: Figure
-    nvlink_max_gpus: PositiveInt
+    nvlink_gbps: Figure  # the scale-up link (NVLink, Infinity Fabric), bidirectional per GPU
+    nvlink_max_gpus: PositiveInt  # GPUs that link joins all-to-all at full bandwidth
+    link_per_peer_gbps: Optional[Figure] = None  # point-to-point meshes: bandwidth to one peer (bidirectional)
     pcie_gbps: Figure
+    gpus_per_node: PositiveInt = 8  # the most GPUs one replica may span: tensor parallelism stays in a node
     price: Price
+    spot_price: Optional[Price] = None
     seed: Optional[SeedFigures] = None
 
     @model_validator(mode="after")
@@ -55,17 +60,29 @@ class Gpu(Strict):
     def supports(self, precision: str) -> bool:
         if precision == "fp8":
             return self.fp8_tflops.value is not None
+        if precision == "fp4":
+            return self.fp4_tflops.value is not None
         if precision in ("int8", "int4"):
             return self.int8_tops.value is not None
         return True
 
     def peak_flops(self, precision: str) -> float:
         """Dense FLOP/s of the tensor cores that run ``precision``."""
-        rate = self.fp8_tflops if COMPUTE_RATE[precision] == "fp8" else self.fp16_tflops
+        rate = {"fp16": self.fp16_tflops, "fp8": self.fp8_tflops, "fp4": self.fp4_tflops}[COMPUTE_RATE[precision]]
         return rate.value * 1e12
 
+    def on_nvlink(self, gpus: int) -> bool:
+        return self.nvlink_gbps.value is not None and gpus <= self.nvlink_max_gpus
+
     def link_bytes_per_s(self, gpus: int) -> float:
-        """One-direction bandwidth between the GPUs of a ``gpus``-wide tensor-parallel group."""
-        if self.nvlink_gbps.value is not None and gpus <= self.nvlink_max_gpus:
-            return self.nvlink_gbps.value * 1e9 / 2
-        return self.pcie_gbps.value * 1e9 / 2
+        """One-direction bandwidth each GPU of a ``gpus``-wide tensor-parallel group has to the others.
+
+        A switched link (NVSwitch) gives every GPU its full link; a point-to-point mesh (MI300X's
+        Infinity Fabric: 7 links of 128 GB/s) gives ``gpus - 1`` peer links at most; beyond the
+        link's reach, or without one, the group talks over PCIe."""
+        if not self.on_nvlink(gpus):
+            return self.pcie_gbps.value * 1e9 / 2
+        full = self.nvlink_gbps.value * 1e9 / 2
+        if self.link_per_peer_gbps is None:
+            return full
+        return min(full, (gpus - 1) * self.link_per_peer_gbps.value * 1e9 / 2)

@@ -13,11 +13,12 @@ from typing import Optional
 
 from pydantic import BaseModel, ValidationError
 
-from .. import resources, yamlio
+from .. import defaults, resources, yamlio
 from ..errors import DataError, Location, UsageError, suggest
 from .efficiency import Efficiency
 from .hardware import Gpu, SeedFigures
-from .models import CustomModelRule, ModelSpec
+from . import hf_config
+from .models import CustomModelRule, ModelSpec, Published
 from .sourced import Constant, Figure, Price
 
 
@@ -38,6 +39,9 @@ class Catalog:
         if model_id not in self.models:
             raise UsageError(f"unknown model {model_id!r}", _hint(model_id, self.models, "advisor models"))
         return self.models[model_id]
+
+    def seed_pair(self) -> tuple[Gpu, Gpu]:
+        return self.gpu(defaults.A100), self.gpu(defaults.H100)
 
     def custom(self, params_b: float) -> ModelSpec:
         """A Llama-shaped model of ``params_b`` billion parameters (rule in models.yaml)."""
@@ -101,14 +105,32 @@ def _load_gpus(path: Path) -> tuple[dict[str, Gpu], dict]:
     return gpus, sources
 
 
+def _load_model(path: Path, model_id: str, body) -> ModelSpec:
+    """An entry of models.yaml: a config.json beside it (``config:``), or the shape written out."""
+    body = dict(_mapping(path, model_id, body))
+    published = body.pop("published", None)
+    config = body.pop("config", None)
+    if config is None:
+        model = _validate(path, f"models.{model_id}", lambda: ModelSpec(id=model_id, **body))
+    else:
+        unknown = sorted(set(body) - {"name", "source"})
+        if unknown:
+            raise DataError(f"{path}: models.{model_id}.{unknown[0]}: not allowed beside config: (the shape comes from the config.json)")
+        model = hf_config.read(path.parent / str(config), model_id, body.get("name"), body.get("source"))
+    if published is not None:
+        model = _validate(path, f"models.{model_id}.published", lambda: model.model_copy(update={"published": Published(**_mapping(path, model_id, published))}))
+    return model
+
+
 def _load_models(path: Path) -> tuple[dict[str, ModelSpec], CustomModelRule, dict]:
     doc = _read(path)
     sources = doc.get("sources") or {}
     models = {}
     for model_id, body in (doc.get("models") or {}).items():
-        model = _validate(path, f"models.{model_id}", lambda: ModelSpec(id=model_id, **_mapping(path, model_id, body)))
-        if model.source not in sources:
-            raise DataError(f"{path}: models.{model_id}.source: {model.source!r} is not listed under sources:")
+        model = _load_model(path, model_id, body)
+        for field, cited in (("source", model.source), ("published.source", model.published.source if model.published else None)):
+            if cited is not None and cited not in sources:
+                raise DataError(f"{path}: models.{model_id}.{field}: {cited!r} is not listed under sources:")
         models[model_id] = model
     custom = _validate(path, "custom_model", lambda: CustomModelRule(**(doc.get("custom_model") or {})))
     return models, custom, sources

@@ -152,7 +152,7 @@ def _prefill(args) -> tuple[Answers, str]:
     """Answers from ``--from``, and the scenario's name (the --save file's stem, when given)."""
     prefill, name = {}, "guided-session"
     if args.from_file:
-        loaded = _first_scenario(args.from_file)
+        loaded = first_scenario(args.from_file)
         prefill, name = from_scenario(loaded.scenario), loaded.scenario.name
     if args.save:
         name = Path(args.save).stem
@@ -219,7 +219,7 @@ def _check_writable(path: Path) -> None:
         raise UsageError(f"{path} does not end in .yaml or .yml", "`advisor run` reads *.yaml and *.yml")
 
 
-def _first_scenario(path: str):
+def first_scenario(path: str):
     source, raw = scenario_files.read_source(path)
     loaded = scenario_files.parse(source, raw)[0]
     if loaded.error:

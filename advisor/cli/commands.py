@@ -17,13 +17,22 @@ from .recording import open_store, recorder
 # --- figures -------------------------------------------------------------------------------------
 
 
+def _model(args, catalog):
+    """The model the flags name: --model, --params-b or --model-config (None when none is given)."""
+    if args.model_config:
+        from ..catalog import hf_config
+
+        return hf_config.read(Path(args.model_config))
+    return catalog.model(args.model) if args.model else catalog.custom(args.params_b) if args.params_b else None
+
+
 def _workload(args, catalog):
     from ..perf.deployment import Workload
 
-    model = catalog.model(args.model) if args.model else catalog.custom(args.params_b) if args.params_b else None
     return Workload(
-        model=model, precision=args.precision, batch=args.batch or defaults.DEFAULT_BATCH, prompt_tokens=args.prompt_tokens,
-        output_tokens=args.output_tokens, utilization=args.utilization, max_ms_per_token=args.max_ms_per_token,
+        model=_model(args, catalog), precision=args.precision, kv_precision=args.kv_precision, batch=args.batch or defaults.DEFAULT_BATCH,
+        prompt_tokens=args.prompt_tokens, output_tokens=args.output_tokens, utilization=args.utilization,
+        max_ms_per_token=args.max_ms_per_token,
     )
 
 
@@ -70,6 +79,48 @@ def compare(args) -> int:
     else:
         print(tables.compare_table(rows, _workload_line(workload, args.batch is not None), args.baseline))
     return 0
+
+
+def plan(args) -> int:
+    from ..catalog.load import load_catalog
+    from ..plan.planner import Planner
+    from ..render import plans as render_plans
+
+    catalog = load_catalog()
+    request = _plan_request(args, catalog)
+    for gpu_id, _ in request.prices:
+        catalog.gpu(gpu_id)
+    plans = Planner(catalog).plan_all(request)
+    print(render_plans.plans_json(plans, request) if args.format == "json" else render_plans.plans_table(plans, request, args.all))
+    return 0
+
+
+def _plan_request(args, catalog):
+    """The plan asked for: a scenario file's workload and prices, with the flags on top of it."""
+    import dataclasses
+
+    from ..plan.request import PlanRequest, Targets, Traffic
+
+    if args.scenario:
+        from ..decide.workload import plan_request
+        from .ask import first_scenario
+
+        base = plan_request(first_scenario(args.scenario).scenario, catalog)
+    else:
+        base = PlanRequest(model=catalog.model(defaults.DEFAULT_MODEL), precision=defaults.DEFAULT_PRECISION)
+    model = _model(args, catalog) or base.model
+    traffic = base.traffic
+    if args.tokens_per_day or args.requests_per_s:
+        output = args.output_tokens or base.output_tokens
+        traffic = Traffic.of(args.tokens_per_day, args.requests_per_s, output, traffic.peak_to_average, traffic.headroom)
+    traffic = dataclasses.replace(traffic, peak_to_average=args.peak_to_average or traffic.peak_to_average,
+                                  headroom=args.headroom or traffic.headroom)
+    targets = Targets(args.tpot_ms or base.targets.tpot_ms, args.ttft_ms or base.targets.ttft_ms)
+    precision = args.precision if (args.precision != defaults.DEFAULT_PRECISION or not args.scenario) else base.precision
+    prices = tuple(sorted({**dict(base.prices), **dict(args.price)}.items()))
+    return PlanRequest(model=model, precision=precision, prompt_tokens=args.prompt_tokens or base.prompt_tokens,
+                       output_tokens=args.output_tokens or base.output_tokens, traffic=traffic, targets=targets,
+                       kv_precision=args.kv_precision or base.kv_precision, prices=prices)
 
 
 def gpus(args) -> int:

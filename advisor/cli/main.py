@@ -13,7 +13,7 @@ import sys
 from typing import Optional, Sequence
 
 from .. import __version__, defaults
-from ..catalog.precisions import PRECISIONS
+from ..catalog.precisions import KV_PRECISIONS, PRECISIONS
 from ..perf.checks import UTILIZATION_HINT
 from . import commands
 
@@ -90,12 +90,18 @@ def gpu_price(text: str) -> tuple[str, float]:
 # --- shared options ----------------------------------------------------------------------------
 
 
-def _workload_options(p: argparse.ArgumentParser) -> None:
+def _model_options(p: argparse.ArgumentParser) -> None:
     which = p.add_mutually_exclusive_group()
     which.add_argument("--model", metavar="ID", help="catalog model id (see `advisor models`)")
     which.add_argument("--params-b", type=positive_float, metavar="N", help="any model size in billions of parameters (Llama-shaped estimate)")
+    which.add_argument("--model-config", metavar="PATH", help="a Hugging Face config.json (dense, grouped-query, MLA or mixture-of-experts)")
     p.add_argument("--precision", choices=PRECISIONS, default=defaults.DEFAULT_PRECISION,
                    help=f"weight precision (default: {defaults.DEFAULT_PRECISION})")
+    p.add_argument("--kv-precision", choices=KV_PRECISIONS, help="KV-cache precision (default: fp8 with fp8/fp4 weights, else 16-bit)")
+
+
+def _workload_options(p: argparse.ArgumentParser) -> None:
+    _model_options(p)
     p.add_argument("--gpus", type=positive_int, metavar="N", help="GPUs per deployment (default: the fewest that fit)")
     p.add_argument("--batch", type=positive_int, metavar="B",
                    help=f"concurrent sequences (default: {defaults.DEFAULT_BATCH}, as in scenario files)")
@@ -150,6 +156,32 @@ def _add_figures_commands(sub) -> None:
     cmp_.add_argument("--price", type=gpu_price, action="append", default=[], metavar="GPU=USD", help="override a catalog price (repeatable)")
     cmp_.add_argument("--baseline", default=defaults.A100, metavar="ID", help=f"GPU the break-even figures refer to (default: {defaults.A100})")
     cmp_.set_defaults(handler=commands.compare)
+
+    plan = sub.add_parser(
+        "plan", help="the cheapest deployment per GPU for a load and latency targets",
+        description="For every catalog GPU, each precision it serves and each tensor-parallel size that fits: the "
+        "concurrency and replicas that carry the peak load within the headroom and meet the TPOT and TTFT targets at "
+        "the lowest monthly cost; ranked, the cheapest marked, every other row with why it lost. From a scenario file "
+        "(its workload and prices) or from flags.",
+    )
+    plan.add_argument("scenario", nargs="?", metavar="SCENARIO", help="a scenario file (the first scenario in it); flags add to it")
+    _model_options(plan)
+    plan.add_argument("--prompt-tokens", type=positive_int, metavar="N", help=f"average prompt tokens (default: {defaults.DEFAULT_PROMPT_TOKENS})")
+    plan.add_argument("--output-tokens", type=positive_int, metavar="N", help=f"average output tokens (default: {defaults.DEFAULT_OUTPUT_TOKENS})")
+    load = plan.add_mutually_exclusive_group()
+    load.add_argument("--tokens-per-day", type=positive_float, metavar="N", help="load: generated tokens a day")
+    load.add_argument("--requests-per-s", type=positive_float, metavar="N", help="load: average requests per second")
+    plan.add_argument("--peak-to-average", type=positive_float, metavar="X",
+                      help=f"peak load / average load (default: {defaults.DEFAULT_PEAK_TO_AVERAGE:g})")
+    plan.add_argument("--headroom", type=utilization, metavar="H",
+                      help=f"highest share of capacity the peak may use (default: {defaults.DEFAULT_HEADROOM:g})")
+    plan.add_argument("--tpot-ms", "--max-ms-per-token", dest="tpot_ms", type=positive_float, metavar="MS",
+                      help=f"target time per output token (default: {defaults.DEFAULT_TPOT_MS:g} ms)")
+    plan.add_argument("--ttft-ms", type=positive_float, metavar="MS", help=f"target time to first token (default: {defaults.DEFAULT_TTFT_MS:g} ms)")
+    plan.add_argument("--price", type=gpu_price, action="append", default=[], metavar="GPU=USD", help="override a catalog price (repeatable)")
+    plan.add_argument("--all", action="store_true", help="also every GPU without a plan, and why")
+    plan.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    plan.set_defaults(handler=commands.plan)
 
     gpus = sub.add_parser("gpus", help="list the GPU catalog", description="The GPU catalog with datasheet figures, prices and the seed's own figures.")
     gpus.add_argument("--format", choices=FORMATS, default="table")

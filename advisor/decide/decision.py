@@ -79,8 +79,7 @@ class Advisor:
         self.catalog = catalog or load_catalog()
         self.schema = factmod.schema(self.catalog)
         directory = Path(rules_dir) if rules_dir else resources.policy_dir()
-        catalog_files = sorted(resources.catalog_dir().glob("*.yaml"))
-        self.book = loader.load(directory, self.schema, catalog_files)
+        self.book = loader.load(directory, self.schema, resources.catalog_files())
         self.engine = engine.for_book(self.book, self.schema)
         self._estimates = factmod.EstimateCache()  # shared by the scenarios of a batch
 
@@ -135,7 +134,7 @@ def assemble(book: RuleBook, scenario: Scenario, source: str, facts: factmod.Fac
         rules_revision=book.revision,
         advisor_version=__version__,
         notes=facts.notes,
-        input=raw if raw is not None else scenario.model_dump(mode="json", exclude_none=True),
+        input=raw if raw is not None else scenario.model_dump(mode="json", exclude_none=True, by_alias=True),
         facts=seen,
     )
 

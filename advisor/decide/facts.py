@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from typing import Optional, get_args
 
 from ..catalog.load import Catalog
-from ..catalog.models import ModelSpec
 from ..catalog.precisions import PRECISIONS
-from ..defaults import A100, DEFAULT_MODEL, H100
+from ..defaults import A100, H100
 from ..perf import memory, pricing
 from ..perf.deployment import Estimate, Working, Workload, cost_working, estimate
 from ..rules.schema import FactSpec
 from ..scenario.spec import OptimizeFor, Scenario, Stage
+from .workload import model_of
 
 SECONDS_PER_DAY = 86_400
 # The figures the cost model gives each GPU that rules may read, as cost.<gpu>.<name>.
@@ -175,11 +175,6 @@ def _derive_affordability(scenario: Scenario, catalog: Catalog, facts: Facts) ->
         afford = False
         facts.notes.append("can_afford_h100 derived: false, the workload does not fit an H100 deployment")
     facts.values["context.can_afford_h100"] = afford
-
-
-def model_of(scenario: Scenario, catalog: Catalog) -> ModelSpec:
-    w = scenario.workload
-    return catalog.model(w.model) if w.model else catalog.custom(w.params_b) if w.params_b else catalog.model(DEFAULT_MODEL)
 
 
 def served_precision(scenario: Scenario, catalog: Catalog, gpu_id: str) -> str:

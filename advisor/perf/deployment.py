@@ -32,6 +32,7 @@ class Workload:
     output_tokens: int = defaults.DEFAULT_OUTPUT_TOKENS
     utilization: float = defaults.DEFAULT_UTILIZATION
     max_ms_per_token: Optional[float] = None
+    kv_precision: Optional[str] = None  # None: follows the weights
 
     def __post_init__(self):
         for name in ("batch", "prompt_tokens", "output_tokens"):
@@ -171,10 +172,10 @@ def _stated_only(catalog: Catalog, gpu: Gpu, w: Workload, n: int, price: float, 
 def _size(catalog: Catalog, gpu: Gpu, w: Workload, gpus: Optional[int]):
     """GPUs per deployment (given, or the fewest that fit), why, and whether the workload fits."""
     eff = catalog.efficiency
-    sizing = memory.gpus_needed(gpu, w.model, w.precision, w.batch, w.context_tokens, eff)
+    sizing = memory.gpus_needed(gpu, w.model, w.precision, w.batch, w.context_tokens, eff, w.kv_precision)
     warnings: list[str] = []
     if gpus is None:
-        n, reason = sizing.gpus or memory.tensor_parallel_sizes(w.model, eff)[-1], sizing.reason
+        n, reason = sizing.gpus or memory.tensor_parallel_sizes(gpu, w.model)[-1], sizing.reason
     else:
         n, reason = gpus, f"{gpus} as given; the fewest that fit: {sizing.gpus or 'none'} ({sizing.reason})"
         if w.model.kv_heads % n and n % w.model.kv_heads:
@@ -188,11 +189,12 @@ def _size(catalog: Catalog, gpu: Gpu, w: Workload, gpus: Optional[int]):
 
 def _time(catalog: Catalog, gpu: Gpu, w: Workload, n: int) -> _Timing:
     eff, model = catalog.efficiency, w.model
-    step = timing.decode_step(gpu, model, w.precision, n, w.batch, w.mean_decode_context, eff)
-    ceiling = timing.decode_step(gpu, model, w.precision, n, w.batch, w.mean_decode_context, eff, ideal=True)
-    batch_prefill = timing.prefill(gpu, model, w.precision, n, w.batch, w.prompt_tokens, eff).total_s
+    kv = w.kv_precision
+    step = timing.decode_step(gpu, model, w.precision, n, w.batch, w.mean_decode_context, eff, kv_precision=kv)
+    ceiling = timing.decode_step(gpu, model, w.precision, n, w.batch, w.mean_decode_context, eff, ideal=True, kv_precision=kv)
+    batch_prefill = timing.prefill(gpu, model, w.precision, n, w.batch, w.prompt_tokens, eff, kv_precision=kv).total_s
     return _Timing(step=step, ceiling_tokens_per_s=w.batch / ceiling.total_s, batch_prefill_s=batch_prefill,
-                   first_token_s=timing.prefill(gpu, model, w.precision, n, 1, w.prompt_tokens, eff).total_s,
+                   first_token_s=timing.prefill(gpu, model, w.precision, n, 1, w.prompt_tokens, eff, kv_precision=kv).total_s,
                    estimated_tokens_per_s=timing.served_tokens_per_s(w.batch, w.output_tokens, batch_prefill, step.total_s))
 
 
@@ -216,7 +218,7 @@ def _priced(catalog: Catalog, gpu: Gpu, w: Workload, n: int, reason: str, fits: 
     est = Estimate(
         gpu=gpu.id, model=w.model.id, precision=w.precision, gpus=n, batch=w.batch, fits=fits, gpus_reason=reason,
         weights_gb=weights / 1e9,
-        kv_cache_gb=memory.kv_cache_bytes(w.model, w.precision, w.batch, w.context_tokens) / 1e9,
+        kv_cache_gb=memory.kv_cache_bytes(w.model, w.precision, w.batch, w.context_tokens, w.kv_precision) / 1e9,
         memory_needed_gb=need_bytes / 1e9,
         memory_usable_gb=n * memory.usable_memory_bytes(gpu, eff) / 1e9,
         decode_floor_ms_per_token=timing.decode_floor_s(weights, gpu.bandwidth_bytes_per_s, n) * 1e3,
@@ -323,7 +325,7 @@ def _rank_row(catalog: Catalog, gpu: Gpu, workload: Workload, gpus: Optional[int
         return Ranked(gpu.id, None, False, False, f"no {workload.precision.upper()} support")
     est = estimate(catalog, gpu, workload, gpus=gpus, price_usd_per_hour=price)
     if not est.fits:
-        reason = "does not fit" + (f" on {est.gpus} GPUs" if gpus else f" in one {catalog.efficiency.max_gpus}-GPU node")
+        reason = "does not fit" + (f" on {est.gpus} GPUs" if gpus else f" in one {gpu.gpus_per_node}-GPU node")
     elif workload.max_ms_per_token is not None and est.decode_ms_per_token > workload.max_ms_per_token:
         reason = f"misses the latency target ({est.decode_ms_per_token:.1f} > {workload.max_ms_per_token:g} ms per token)"
     else:

@@ -254,7 +254,7 @@ class _Reader:
 def revision(rule_paths: list[Path], root: Path, data_paths: list[Path] = ()) -> str:
     """sha256 over the rule files (by path under ``root``) and the data files (by name) they run with."""
     digest = hashlib.sha256()
-    labelled = [(str(p.relative_to(root)), p) for p in rule_paths] + [(f"data/{p.name}", p) for p in data_paths]
+    labelled = [(str(p.relative_to(root)), p) for p in rule_paths] + [(f"data/{p.parent.name}/{p.name}" if p.suffix == ".json" else f"data/{p.name}", p) for p in data_paths]
     for label, path in sorted(labelled):
         digest.update(label.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()

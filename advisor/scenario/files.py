@@ -99,7 +99,17 @@ def _one(source: str, default_name: str, data, doc: yamlio.Document, prefix: tup
         return Loaded(source, name, error=_describe(source, name, exc, doc, prefix), raw=_jsonable(data))
     if scenario.name is None:
         scenario = scenario.model_copy(update={"name": name})
+    scenario = _anchored(scenario, source)
     return Loaded(source, name, scenario=scenario, raw=_jsonable(data), doc=doc, prefix=prefix)
+
+
+def _anchored(scenario: Scenario, source: str) -> Scenario:
+    """A relative ``workload.model_config`` read from a file is relative to that file's directory."""
+    path = scenario.workload.model_config_path
+    if path is None or Path(path).is_absolute() or source.startswith("<"):
+        return scenario
+    workload = scenario.workload.model_copy(update={"model_config_path": str(Path(source).parent / path)})
+    return scenario.model_copy(update={"workload": workload})
 
 
 def _duplicate(source: str, name: str, dup: yamlio.YamlError, field: tuple) -> str:

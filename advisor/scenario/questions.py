@@ -181,7 +181,7 @@ def from_scenario(s: Scenario) -> Answers:
     """Answers pre-filled from a saved scenario (``--from``)."""
     answers: Answers = {}
     for section in ("context", "workload"):
-        for key, value in getattr(s, section).model_dump(exclude_unset=True).items():
+        for key, value in getattr(s, section).model_dump(exclude_unset=True, by_alias=True).items():
             answers[f"{section}.{key}"] = value
     for gpu, price in s.prices.items():
         answers[f"prices.{gpu}"] = price

@@ -11,8 +11,9 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..catalog.load import Catalog
-from ..catalog.precisions import Precision
-from ..defaults import DEFAULT_BATCH, DEFAULT_MODEL, DEFAULT_OUTPUT_TOKENS, DEFAULT_PROMPT_TOKENS
+from ..catalog.precisions import KvPrecision, Precision
+from ..defaults import (DEFAULT_BATCH, DEFAULT_HEADROOM, DEFAULT_MODEL, DEFAULT_OUTPUT_TOKENS, DEFAULT_PEAK_TO_AVERAGE,
+                        DEFAULT_PROMPT_TOKENS, DEFAULT_TPOT_MS, DEFAULT_TTFT_MS)
 from ..errors import InputError, suggest
 
 OptimizeFor = Literal["latency", "cost_per_token", "throughput_per_gpu", "availability"]
@@ -31,7 +32,7 @@ class FieldProblem(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True, protected_namespaces=())
 
 
 class Context(_Strict):
@@ -61,22 +62,46 @@ class Context(_Strict):
 
 
 class WorkloadSpec(_Strict):
-    """What is served; every field has a documented default."""
+    """What is served, how much and how fast; every field has a documented default."""
 
-    model: Optional[str] = Field(None, description=f"catalog model id (default {DEFAULT_MODEL} when params_b is absent too)")
-    params_b: Optional[float] = Field(None, gt=0, le=10_000, description="model size in billions, instead of model")
+    model: Optional[str] = Field(None, description=f"catalog model id (default {DEFAULT_MODEL} when params_b and model_config are absent too)")
+    params_b: Optional[float] = Field(None, gt=0, le=10_000, description="model size in billions, instead of model (a Llama-shaped estimate)")
+    model_config_path: Optional[str] = Field(None, alias="model_config", min_length=1, max_length=4096,
+                                             description="a Hugging Face config.json, instead of model (relative to the scenario file)")
     precision: Optional[Precision] = Field(None, description="weight precision (default fp8 when using_fp8, else fp16)")
-    batch: int = Field(DEFAULT_BATCH, ge=1, le=4096, description="concurrent sequences per deployment")
-    prompt_tokens: int = Field(DEFAULT_PROMPT_TOKENS, ge=1, le=1_000_000, description="prompt length")
-    output_tokens: int = Field(DEFAULT_OUTPUT_TOKENS, ge=1, le=1_000_000, description="generated tokens per request")
-    tokens_per_day: Optional[float] = Field(None, gt=0, le=1e15, description="generated tokens a day, for sizing and volume")
-    max_ms_per_token: Optional[float] = Field(None, gt=0, le=1e6, description="latency target per generated token, ms")
+    kv_precision: Optional[KvPrecision] = Field(None, description="KV-cache precision (default: fp8 with fp8/fp4 weights, else 16-bit)")
+    batch: int = Field(DEFAULT_BATCH, ge=1, le=4096, description="concurrent sequences per deployment, for the fixed-batch estimate")
+    prompt_tokens: int = Field(DEFAULT_PROMPT_TOKENS, ge=1, le=1_000_000, description="average prompt length, tokens")
+    output_tokens: int = Field(DEFAULT_OUTPUT_TOKENS, ge=1, le=1_000_000, description="average generated tokens per request")
+    tokens_per_day: Optional[float] = Field(None, gt=0, le=1e15, description="load: generated tokens a day (or requests_per_s)")
+    requests_per_s: Optional[float] = Field(None, gt=0, le=1e9, description="load: average requests per second (or tokens_per_day)")
+    peak_to_average: float = Field(DEFAULT_PEAK_TO_AVERAGE, ge=1, le=100, description="how much higher the peak load is than the average")
+    headroom: float = Field(DEFAULT_HEADROOM, gt=0, le=1, description="the highest share of capacity the peak may use")
+    tpot_ms: Optional[float] = Field(None, gt=0, le=1e6, description=f"target time per output token, ms (default {DEFAULT_TPOT_MS:g}; "
+                                     "max_ms_per_token is read as this)")
+    ttft_ms: Optional[float] = Field(None, gt=0, le=1e7, description=f"target time to first token, ms (default {DEFAULT_TTFT_MS:g})")
+    max_ms_per_token: Optional[float] = Field(None, gt=0, le=1e6, description="latency target per generated token, ms (the same as tpot_ms)")
 
     @model_validator(mode="after")
-    def _one_model(self) -> "WorkloadSpec":
-        if self.model is not None and self.params_b is not None:
-            raise FieldProblem(("params_b",), "give model or params_b, not both", ("params_b",))
+    def _one_of_each(self) -> "WorkloadSpec":
+        models = [name for name, value in (("model", self.model), ("params_b", self.params_b), ("model_config", self.model_config_path))
+                  if value is not None]
+        if len(models) > 1:
+            raise FieldProblem((models[1],), f"give one of model, params_b and model_config, not {' and '.join(models)}", (models[1],))
+        if self.tokens_per_day is not None and self.requests_per_s is not None:
+            raise FieldProblem(("requests_per_s",), "give tokens_per_day or requests_per_s, not both", ("requests_per_s",))
+        if self.tpot_ms is not None and self.max_ms_per_token is not None and self.tpot_ms != self.max_ms_per_token:
+            raise FieldProblem(("max_ms_per_token",), f"max_ms_per_token is tpot_ms by another name: {self.max_ms_per_token:g} "
+                               f"contradicts tpot_ms {self.tpot_ms:g}", ("max_ms_per_token",))
         return self
+
+    @property
+    def tpot_target_ms(self) -> float:
+        return self.tpot_ms or self.max_ms_per_token or DEFAULT_TPOT_MS
+
+    @property
+    def ttft_target_ms(self) -> float:
+        return self.ttft_ms or DEFAULT_TTFT_MS
 
 
 class Scenario(_Strict):
@@ -112,7 +137,7 @@ def check_against_catalog(s: Scenario, catalog: Catalog) -> None:
             f"workload.precision: {w.precision} contradicts context.using_fp8: true", "set precision: fp8 or using_fp8: false",
             ("workload", "precision"),
         )
-    model = catalog.models.get(w.model or (DEFAULT_MODEL if w.params_b is None else ""))
+    model = catalog.models.get(w.model or (DEFAULT_MODEL if w.params_b is None and w.model_config_path is None else ""))
     if model is not None and model.max_context and w.prompt_tokens + w.output_tokens > model.max_context:
         raise InputError(
             f"workload: {w.prompt_tokens} prompt + {w.output_tokens} output tokens exceed {model.id}'s context of {model.max_context}",

@@ -1,0 +1,267 @@
+"""The planner: for every GPU, the cheapest deployment that carries the peak load within the
+headroom and meets both latency targets, or why there is none.
+
+The search, per GPU (enumerate, evaluate, keep every dropped candidate with its reason, pick):
+
+1. each precision the GPU serves in the requested class (8-bit: FP8 where it has FP8 tensor
+   cores, INT8 weight-only elsewhere) and each tensor-parallel size in its node that holds the
+   weights and one sequence's KV cache;
+2. the largest concurrency B* whose TPOT meets the target and whose KV cache fits, and the
+   replica's capacity there, mu = B* / (OSL x TPOT(B*)) requests/s;
+3. replicas R = ceil(peak / (headroom x mu)), raised until the TTFT at the peak per replica
+   (peak / R) meets its target;
+4. the monthly cost R x GPUs per replica x price x 730 h; the cheapest candidate is the GPU's plan.
+
+Without a traffic figure, a plan is one replica at the largest load that meets both targets
+within the headroom, and its costs per token are at that load.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ..catalog.efficiency import Efficiency
+from ..catalog.hardware import Gpu
+from ..catalog.load import Catalog
+from ..catalog.precisions import KV_PRECISION, SERVED_AS
+from ..perf import memory
+from ..perf.checks import gb
+from ..perf.serving import Replica
+from .request import PlanRequest
+
+SECONDS_PER_MONTH_PER_HOUR = 3600
+MAX_REPLICAS = 100_000  # beyond this the load is not one deployment's
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One deployment that meets the targets: its shape, its figures at the peak, and its costs."""
+
+    gpu: str
+    precision: str
+    kv_precision: str
+    gpus_per_replica: int
+    replicas: int
+    concurrency: float  # sequences in flight per replica at the peak load
+    max_concurrency: int  # the most it may run: the TPOT target and the KV cache allow no more
+    capacity_rps: float  # one replica's requests/s at max_concurrency
+    tpot_ms: float  # at the peak
+    ttft_ms: float  # at the peak
+    utilization_avg: float  # share of the capacity the average load uses
+    utilization_peak: float
+    price_usd_per_hour: float
+    monthly_cost_usd: float
+    usd_per_million_input_tokens: float
+    usd_per_million_output_tokens: float
+    usd_per_million_tokens: float  # blended: all tokens, in and out
+    input_share: float  # share of GPU time spent on prompts
+    load_rps: float  # the average load the costs are for
+    peak_rps: float
+
+    @property
+    def total_gpus(self) -> int:
+        return self.replicas * self.gpus_per_replica
+
+    def to_json(self) -> dict:
+        body = {k: _round(v) for k, v in self.__dict__.items()}
+        body["total_gpus"] = self.total_gpus
+        return body
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A point of the searched space: kept with its plan, or dropped with the reason."""
+
+    gpu: str
+    precision: str
+    gpus_per_replica: int
+    plan: Optional[Plan]
+    reason: Optional[str]  # why it was dropped, or why it lost to the GPU's plan
+
+    def to_json(self) -> dict:
+        return {"gpu": self.gpu, "precision": self.precision, "gpus_per_replica": self.gpus_per_replica,
+                "plan": self.plan.to_json() if self.plan else None, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class GpuPlan:
+    """A GPU's cheapest plan, or why it has none, with every candidate it was chosen from."""
+
+    gpu: str
+    plan: Optional[Plan]
+    reason: Optional[str]  # why there is no plan (the GPU's best attempt)
+    candidates: tuple = ()
+
+    def to_json(self) -> dict:
+        return {"gpu": self.gpu, "plan": self.plan.to_json() if self.plan else None, "reason": self.reason,
+                "candidates": [c.to_json() for c in self.candidates]}
+
+
+@dataclass
+class Planner:
+    """Plans for every GPU of a catalog; results are cached by request, so a batch or a sweep
+    that repeats a workload pays for it once."""
+
+    catalog: Catalog
+    cache_size: int = 4096
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def plan_all(self, request: PlanRequest) -> dict[str, GpuPlan]:
+        """Every catalog GPU's plan (or why none), in catalog order."""
+        cached = self._cache.get(request)
+        if cached is None:
+            if len(self._cache) >= self.cache_size:
+                self._cache.pop(next(iter(self._cache)))
+            cached = self._cache[request] = {gpu_id: plan_gpu(self.catalog, gpu, request) for gpu_id, gpu in self.catalog.gpus.items()}
+        return cached
+
+
+def plan_gpu(catalog: Catalog, gpu: Gpu, request: PlanRequest) -> GpuPlan:
+    """The cheapest plan on ``gpu`` among its precisions and tensor-parallel sizes."""
+    precisions = served_precisions(gpu, request)
+    if not precisions:
+        return GpuPlan(gpu.id, None, f"serves no {request.precision_class} precision")
+    price = request.price_of(gpu.id) or gpu.price.usd_per_hour
+    candidates = [_candidate(catalog.efficiency, gpu, precision, tp, request, price)
+                  for precision in precisions for tp in memory.tensor_parallel_sizes(gpu, request.model)]
+    kept = sorted((c for c in candidates if c.plan), key=lambda c: (c.plan.monthly_cost_usd, c.plan.total_gpus, c.plan.ttft_ms))
+    if not kept:
+        return GpuPlan(gpu.id, None, _why_none(gpu, candidates), tuple(candidates))
+    best = kept[0]
+    ranked = [best] + [_lost(c, best.plan) for c in candidates if c is not best]
+    return GpuPlan(gpu.id, best.plan, None, tuple(ranked))
+
+
+def served_precisions(gpu: Gpu, request: PlanRequest) -> list[str]:
+    """The precision ``gpu`` serves the request in: the one asked for 16-bit; for 8 and 4 bits the
+    best format of the class it has (FP8 before INT8 weight-only, FP4 before INT4: the same bytes,
+    read and computed faster), so a GPU without FP8 serves 8-bit as INT8, never silently as FP16."""
+    if request.precision_class == "16-bit":
+        return [request.precision]
+    return [p for p in SERVED_AS[request.precision_class] if gpu.supports(p)][:1]
+
+
+def _candidate(eff: Efficiency, gpu: Gpu, precision: str, tp: int, request: PlanRequest, price: float) -> Candidate:
+    kv = request.kv_precision or KV_PRECISION[precision]
+    replica = Replica(gpu, request.model, precision, kv, tp, eff, request.prompt_tokens, request.output_tokens)
+    targets = request.targets
+    dropped = lambda reason: Candidate(gpu.id, precision, tp, None, reason)  # noqa: E731
+    most = replica.max_sequences()
+    if most < 1:
+        weights = memory.weight_bytes(request.model.params, precision)
+        return dropped(f"does not fit {tp} x {gpu.id}: {gb(weights)} of weights and one sequence's KV cache "
+                       f"need more than {tp} x {gb(memory.usable_memory_bytes(gpu, eff))} usable")
+    if replica.tpot_s(1) * 1e3 > targets.tpot_ms:
+        return dropped(f"misses TPOT even at concurrency 1: {replica.tpot_s(1) * 1e3:.1f} ms > {targets.tpot_ms:g} ms")
+    idle_ttft = replica.ttft_s(0.0, 0.0) * 1e3
+    if idle_ttft > targets.ttft_ms:
+        return dropped(f"misses TTFT even without load: {idle_ttft:,.0f} ms > {targets.ttft_ms:g} ms")
+    top = _max_concurrency(replica, most, targets.tpot_ms / 1e3)
+    capacity = replica.capacity_rps(top)
+    traffic = request.traffic
+    if traffic.requests_per_s is None:
+        peak = _largest_load(replica, top, capacity * traffic.headroom, targets.ttft_ms / 1e3)
+        replicas, average = 1, peak
+    else:
+        peak, average = traffic.peak_rps, traffic.requests_per_s
+        replicas = _replicas(replica, top, capacity, peak, traffic.headroom, targets.ttft_ms / 1e3)
+        if replicas is None:
+            return dropped(f"needs more than {MAX_REPLICAS:,} replicas")
+    return Candidate(gpu.id, precision, tp, _plan(replica, top, capacity, replicas, peak, average, price, eff), None)
+
+
+def _max_concurrency(replica: Replica, most: int, tpot_s: float) -> int:
+    """The largest concurrency up to ``most`` whose TPOT meets the target (TPOT rises with concurrency)."""
+    if replica.tpot_s(most) <= tpot_s:
+        return most
+    low, high = 1, most  # tpot(low) meets, tpot(high) does not
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if replica.tpot_s(mid) <= tpot_s else (low, mid)
+    return low
+
+
+def _ttft_at(replica: Replica, top: int, load_rps: float) -> float:
+    concurrency = replica.concurrency_at(load_rps, top)
+    return math.inf if concurrency is None else replica.ttft_s(concurrency, load_rps)
+
+
+def _largest_load(replica: Replica, top: int, limit_rps: float, ttft_s: float) -> float:
+    """The largest load up to ``limit_rps`` at which one replica meets the TTFT target."""
+    if _ttft_at(replica, top, limit_rps) <= ttft_s:
+        return limit_rps
+    low, high = 0.0, limit_rps
+    for _ in range(30):
+        mid = (low + high) / 2
+        low, high = (mid, high) if _ttft_at(replica, top, mid) <= ttft_s else (low, mid)
+    return low
+
+
+def _replicas(replica: Replica, top: int, capacity: float, peak: float, headroom: float, ttft_s: float) -> Optional[int]:
+    """The fewest replicas that carry ``peak`` within the headroom and meet the TTFT target at it."""
+    fewest = max(1, math.ceil(peak / (headroom * capacity) - 1e-9))
+    meets = lambda r: _ttft_at(replica, top, peak / r) <= ttft_s  # noqa: E731 - more replicas, less load each, lower TTFT
+    if meets(fewest):
+        return fewest
+    high = fewest
+    while not meets(high):
+        high *= 2
+        if high > MAX_REPLICAS:
+            return None
+    low = high // 2
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (low, mid) if meets(mid) else (mid, high)
+    return high
+
+
+def _plan(replica: Replica, top: int, capacity: float, replicas: int, peak: float, average: float, price: float,
+          eff: Efficiency) -> Plan:
+    hours = eff.hours_per_month
+    monthly = replicas * replica.tp * price * hours
+    at_peak = replica.concurrency_at(peak / replicas, top)
+    at_average = replica.concurrency_at(average / replicas, top)
+    share = replica.input_share(at_average)
+    seconds = hours * SECONDS_PER_MONTH_PER_HOUR
+    inputs, outputs = average * seconds * replica.prompt_tokens, average * seconds * replica.output_tokens
+    return Plan(
+        gpu=replica.gpu.id, precision=replica.precision, kv_precision=replica.kv_precision, gpus_per_replica=replica.tp,
+        replicas=replicas, concurrency=at_peak, max_concurrency=top, capacity_rps=capacity,
+        tpot_ms=replica.tpot_s(at_peak) * 1e3, ttft_ms=replica.ttft_s(at_peak, peak / replicas) * 1e3,
+        utilization_avg=average / (replicas * capacity), utilization_peak=peak / (replicas * capacity),
+        price_usd_per_hour=price, monthly_cost_usd=monthly,
+        usd_per_million_input_tokens=monthly * share / inputs * 1e6,
+        usd_per_million_output_tokens=monthly * (1 - share) / outputs * 1e6,
+        usd_per_million_tokens=monthly / (inputs + outputs) * 1e6, input_share=share, load_rps=average, peak_rps=peak,
+    )
+
+
+def _lost(candidate: Candidate, best: Plan) -> Candidate:
+    if candidate.plan is None:
+        return candidate
+    extra = candidate.plan.monthly_cost_usd - best.monthly_cost_usd
+    reason = (f"costs ${extra:,.0f} more a month (+{extra / best.monthly_cost_usd:.0%})" if extra > 0.005
+              else f"same cost, {'more GPUs' if candidate.plan.total_gpus > best.total_gpus else 'slower first token'}")
+    return Candidate(candidate.gpu, candidate.precision, candidate.gpus_per_replica, candidate.plan, reason)
+
+
+def _why_none(gpu: Gpu, candidates: list[Candidate]) -> str:
+    """The reason of the largest candidate (the one closest to fitting), or of the only one."""
+    if not candidates:
+        return f"no tensor-parallel size of {gpu.id} splits the model's attention heads"
+    last = max(candidates, key=lambda c: c.gpus_per_replica)
+    if last.reason and last.reason.startswith("does not fit"):
+        return f"does not fit one {gpu.gpus_per_node}-GPU node: " + last.reason.split(": ", 1)[1]
+    return last.reason
+
+
+def ranked(plans: dict[str, GpuPlan]) -> list[GpuPlan]:
+    """GPUs with a plan, cheapest a month first, then those without."""
+    feasible = sorted((p for p in plans.values() if p.plan), key=lambda p: (p.plan.monthly_cost_usd, p.plan.total_gpus))
+    return feasible + [p for p in plans.values() if not p.plan]
+
+
+def _round(value):
+    return round(value, 4) if isinstance(value, float) and math.isfinite(value) else value
