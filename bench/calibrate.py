@@ -112,6 +112,7 @@ def report(eff, catalog, extra, rows):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fit", action="store_true", help="search the constants on the fit rows")
+    parser.add_argument("--markdown", action="store_true", help="a summary table by source, model family and use, for README")
     args = parser.parse_args()
     catalog, extra, rows = load()
     eff = catalog.efficiency
@@ -119,7 +120,25 @@ def main():
         eff = fit(eff, catalog, extra, [r for r in rows if r["use"] == "fit"])
         for path, keys in FREE:
             print(f"{path}{keys or ''}: {_get(eff, path, keys):.4g}")
+    if args.markdown:
+        print(summary(eff, catalog, extra, rows))
+        return
     report(eff, catalog, extra, rows)
+
+
+def summary(eff, catalog, extra, rows) -> str:
+    """Median and largest |error| by group, as README's accuracy table."""
+    def group(r):
+        family = "Llama-2" if r["model"].startswith("llama-2") else "Llama-3.1" if r["model"].startswith("llama-3") else r["model"]
+        return (r["use"], r["source"], family, r["metric"])
+    groups: dict = {}
+    for r, e in zip(rows, errors(eff, catalog, extra, rows)):
+        groups.setdefault(group(r), []).append(abs(e))
+    lines = ["| used to fit | source | model | metric | rows | median error | largest | within 15% |", "|---|---|---|---|---|---|---|---|"]
+    for (use, source, family, metric), errs in sorted(groups.items(), key=lambda kv: (kv[0][0] != "fit", kv[0][1], kv[0][2])):
+        lines.append(f"| {'yes' if use == 'fit' else 'no'} | {source} | {family} | {metric} | {len(errs)} | {statistics.median(errs):.1%} | "
+                     f"{max(errs):.1%} | {sum(x <= 0.15 for x in errs)}/{len(errs)} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

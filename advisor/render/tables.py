@@ -76,11 +76,11 @@ def gpus_table(catalog) -> str:
             seed = f"{g.seed.bandwidth_tbps} TB/s, {g.seed.fp16_tflops:g} TF, ${lo:.2f}-{hi:.2f}"
         rows.append([
             g.id, g.name, f"{g.memory_gb.value:g} GB", f"{g.hbm_bandwidth_gbps.value:,.0f}", f"{g.fp16_tflops.value:g}",
-            number(g.fp8_tflops.value, 0), number(g.nvlink_gbps.value, 0), money(g.price.usd_per_hour),
-            g.price.observed.isoformat(), seed,
+            number(g.fp8_tflops.value, 0), number(g.fp4_tflops.value, 0), number(g.nvlink_gbps.value, 0), money(g.price.usd_per_hour),
+            money(g.spot_price.usd_per_hour) if g.spot_price else "-", g.price.observed.isoformat(), seed,
         ])
-    headers = ["id", "name", "memory", "GB/s", "FP16 TF", "FP8 TF", "NVLink GB/s", "$/h", "price seen", "seed says"]
-    return table(headers, rows, right=range(3, 8)) + "\n\nDense TFLOPS (no sparsity); sources: `advisor gpus --format json`."
+    headers = ["id", "name", "memory", "GB/s", "FP16 TF", "FP8 TF", "FP4 TF", "link GB/s", "$/h", "spot $/h", "price seen", "seed says"]
+    return table(headers, rows, right=range(3, 10)) + "\n\nDense TFLOPS (no sparsity); sources and dates: `advisor gpus --format json`."
 
 
 def gpus_json(catalog) -> str:
@@ -98,12 +98,14 @@ def gpus_json(catalog) -> str:
 
 def models_table(catalog, kv_bytes_per_token) -> str:
     rows = [
-        [m.id, m.name, f"{m.params / 1e9:.2f}", m.layers, m.hidden_size, m.attention_heads, m.kv_heads,
-         f"{kv_bytes_per_token(m, 'fp16') / 1e6:.3f}", m.max_context]
+        [m.id, m.name, f"{m.params / 1e9:.2f}", f"{m.active_params / 1e9:.2f}", m.layers, m.hidden_size,
+         "MLA" if m.mla else f"{m.attention_heads}/{m.kv_heads}", f"{m.moe.experts_per_token} of {m.moe.experts}" if m.moe else "-",
+         f"{kv_bytes_per_token(m, 'fp16') / 1e6:.3f}", f"{m.max_context:,}" if m.max_context else "-"]
         for m in catalog.models.values()
     ]
-    headers = ["id", "name", "params (B)", "layers", "hidden", "heads", "KV heads", "KV MB/token fp16", "context"]
-    return table(headers, rows, right=range(2, 9)) + "\n\nAny other size: --params-b N (a Llama-shaped estimate, see rules/catalogs/models.yaml)."
+    headers = ["id", "name", "params (B)", "active (B)", "layers", "hidden", "heads/KV", "experts", "KV MB/token 16-bit", "context"]
+    return (table(headers, rows, right=range(2, 10)) + "\n\nAny other model: --model-config config.json (a Hugging Face config), "
+            "or --params-b N (a Llama-shaped estimate, see rules/catalogs/models.yaml).")
 
 
 def models_json(catalog, kv_bytes_per_token) -> str:
