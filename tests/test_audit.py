@@ -13,7 +13,7 @@ import yaml
 from conftest import ADVISOR, REPO, run_cli
 
 SCENARIOS = REPO / "scenarios"
-SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
+SHIPPED = sorted(SCENARIOS.rglob("*.yaml"))
 
 
 def audited(db, *args, **kwargs):
@@ -40,9 +40,12 @@ def test_round_trip_run_list_show_export(tmp_path):
     assert len(listed(db, "--limit", "3")) == 3
 
     # --rule: only the decisions in which that rule fired
-    spot = listed(db, "--rule", "rec-spot")
-    assert [r["scenario"] for r in spot] == ["spot"]
-    assert {r["scenario"] for r in listed(db, "--rule", "factor-fp8")} == {"fp8"}
+    def fired(rule):
+        return sorted(d["decision_id"] for d in decided.values() if rule in {f["rule"] for f in d["fired_rules"]})
+
+    for rule in ("rec-spot", "factor-fp8", "verdict-general-holds"):
+        assert sorted(r["decision_id"] for r in listed(db, "--rule", rule)) == fired(rule) != []
+    spot = [r for r in listed(db, "--rule", "rec-spot") if r["scenario"] == "spot"]
     assert listed(db, "--since", "2999-01-01") == [] and len(listed(db, "--since", "2000-01-01", "--limit", "100")) == len(SHIPPED)
 
     # show: the whole input and the whole decision, fired rules included, as it was printed
@@ -92,7 +95,7 @@ def test_replay_after_a_rule_file_changes_shows_the_change(tmp_path):
     db = tmp_path / "audit.sqlite3"
     run = audited(db, "run", str(SCENARIOS / "fleet-underused.yaml"), "--rules", str(rules), "--format", "json")
     (decision,) = json.loads(run.stdout)["decisions"]
-    assert decision["recommendation"]["id"] == "optimize-a100"  # utilization 0.45 < 0.7
+    assert decision["general_answer"]["id"] == "optimize-a100"  # utilization 0.45 < 0.7
 
     same = json.loads(audited(db, "audit", "replay", decision["decision_id"], "--rules", str(rules), "--format", "json").stdout)
     assert same["changes"] == [] and same["rules_revision"]["changed"] is False
@@ -106,11 +109,11 @@ def test_replay_after_a_rule_file_changes_shows_the_change(tmp_path):
     assert out["rules_revision"]["changed"] is True and out["rules_revision"]["stored"] == decision["rules_revision"]
     assert out["rules_changed"] == {"modified": ["rec-underused-fleet"], "added": [], "removed": []}
     changes = {c["what"]: (c["before"], c["after"]) for c in out["changes"]}
-    assert changes["recommendation.id"] == ("optimize-a100", "a100-experiments-h100-production")
-    assert changes["recommendation.rule"] == ("rec-underused-fleet", "rec-default-production")
+    assert changes["general_answer.id"] == ("optimize-a100", "a100-experiments-h100-production")
+    assert changes["general_answer.rule"] == ("rec-underused-fleet", "rec-default-production")
     text = audited(db, "audit", "replay", decision["decision_id"][:8], "--rules", str(rules)).stdout
     assert "(the rules changed)" in text and "modified: rec-underused-fleet" in text
-    assert "changed    recommendation.text: Optimize A100 usage before upgrading -> A100 for experiments, H100 for production" in text
+    assert "changed    general_answer.text: Optimize A100 usage before upgrading -> A100 for experiments, H100 for production" in text
 
 
 def _batch(path, n):
@@ -160,7 +163,7 @@ def test_kill_9_during_a_batch_leaves_a_readable_store_of_whole_decisions(tmp_pa
     assert 1000 <= len(rows) < 8000
     for decision_id, text in rows:  # each row whole: its JSON complete, its fired rules all there
         decision = json.loads(text)
-        assert decision["decision_id"] == decision_id and decision["recommendation"]["text"]
+        assert decision["decision_id"] == decision_id and decision["verdict"]["text"]
         assert fired[decision_id] == len(decision["fired_rules"])
     assert len(listed(db, "--limit", "5")) == 5  # and the store still works, for reading and writing
     assert audited(db, "run", str(SCENARIOS / "spot.yaml")).returncode == 0
@@ -197,4 +200,6 @@ def test_a_store_written_by_the_flat_package_still_reads(tmp_path):
     explained = run_cli("explain", "--id", "b0e74870", "--audit-db", str(store), "--format", "json")
     assert explained.returncode == 0, explained.stderr
     replay = json.loads(run_cli("audit", "replay", "d851f590", "--format", "json", "--audit-db", str(store)).stdout)
-    assert replay["replayed"]["recommendation"]["id"] == "mix-spot"
+    assert replay["replayed"]["general_answer"]["id"] == "mix-spot"
+    # the stored decision had no verdict: the replay shows the one today's rules give
+    assert {"what": "verdict.id", "before": None, "after": replay["replayed"]["verdict"]["id"]} in replay["changes"]

@@ -47,51 +47,93 @@ def test_every_combination_matches_the_seed_function(advisor, utilization, stage
         if stage:
             context["stage"] = stage
         decision = advisor.decide(Scenario.model_validate({"name": "combo", "context": context}))
-        assert decision.recommendation.text == seed_practical_recommendation(context), context
+        assert decision.general_answer.text == seed_practical_recommendation(context), context
 
 
-def _expectations(path: Path) -> dict:
+def _expectations(path: Path) -> list:
     line = next(l for l in path.read_text().splitlines() if l.startswith("# expect:"))
     return [tuple(item.split("=", 1)) for item in line[len("# expect:"):].split()]
 
 
-SHIPPED = sorted((REPO / "scenarios").glob("*.yaml"))
+SHIPPED = sorted((REPO / "scenarios").rglob("*.yaml"))
+# Findings that may keep a verdict dearer than the cheapest plan: constraints, not savings.
+CONSTRAINTS = {"over-budget", "general-over-budget", "h100-unaffordable", "h100-too-late", "general-lacks-fp8", "no-plan"}
+MATERIAL = 1.15  # 60-checks.yaml: material_cost_gap
+
+
+def verdict_is_consistent(d: dict) -> bool:
+    """No verdict costs materially more than a plan that meets the same targets, unless a named
+    finding (a constraint) says why; a verdict that names a GPU shows that GPU's plan."""
+    v = d["verdict"]
+    if v["gpu"] == "none":
+        return not any(p["feasible"] for p in d["plans"].values())
+    chosen = [p for p in v["plans"].values() if p["feasible"]]
+    if not chosen:
+        return False
+    if v["id"] == "mix-spot":  # the mix is costed against the cheapest on-demand plan by its own finding
+        return "spot-mix-pays" in {f["id"] for f in d["findings"]}
+    cost = min(p["monthly_cost_usd"] for p in chosen)
+    firm = [p["monthly_cost_usd"] for gpu, p in d["plans"].items() if p["feasible"] and gpu != "mi300x"]
+    if v["overturned_by"] in CONSTRAINTS:
+        return True
+    return cost <= MATERIAL * min(firm) + 0.01
+
+
+def check_expectations(path: Path, d: dict) -> None:
+    fired = {f["rule"] for f in d["fired_rules"]}
+    findings = {f["id"] for f in d["findings"]}
+    for key, want in _expectations(path):
+        if key == "general":
+            assert d["general_answer"]["id"] == want, path.name
+        elif key == "general-gpu":
+            assert d["general_answer"]["gpu"].split("+")[0] == want, path.name
+        elif key == "verdict":
+            assert d["verdict"]["id"] == want, path.name
+        elif key == "not-verdict-gpu":
+            assert want not in d["verdict"]["gpu"].split("+"), path.name
+        elif key == "holds":
+            assert (d["verdict"]["overturned_by"] is None) == (want == "yes"), path.name
+        elif key == "finding":
+            assert want in findings, (path.name, findings)
+        elif key == "rule":
+            assert want in fired, (path.name, fired)
+        elif key == "advantage":
+            gpu, ident = want.split(":")
+            assert {"gpu": gpu, "id": ident} in [{"gpu": a["gpu"], "id": a["id"]} for a in d["advantages"]], path.name
+        elif key == "factor":
+            name, _, choice = want.partition(":")
+            factor = next(f for f in d["factors"] if f["factor"] == name)
+            assert not choice or factor["choice"] == choice, path.name
+        elif key == "consistent":
+            assert verdict_is_consistent(d) == (want == "yes"), path.name
+        else:
+            raise AssertionError(f"{path.name}: unknown expectation {key}")
 
 
 def test_shipped_scenarios_are_decided_as_their_comments_say():
     proc = run_cli("run", str(REPO / "scenarios"), "--format", "json", "--no-audit")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert out["version"] == 1 and out["errors"] == []
+    assert out["version"] == 2 and out["errors"] == []
     by_source = {Path(d["source"]).name: d for d in out["decisions"]}
-    assert set(by_source) == {p.name for p in SHIPPED} and len(SHIPPED) >= 9
+    assert set(by_source) == {p.name for p in SHIPPED} and len(SHIPPED) >= 19
     for path in SHIPPED:
-        d = by_source[path.name]
-        for key, want in _expectations(path):
-            if key == "recommendation":
-                assert d["recommendation"]["id"] == want, path.name
-            elif key == "gpu":
-                assert d["recommendation"]["gpu"] == want, path.name
-            elif key == "advantage":
-                gpu, ident = want.split(":")
-                assert {"gpu": gpu, "id": ident} in [{"gpu": a["gpu"], "id": a["id"]} for a in d["advantages"]], path.name
-            elif key == "factor":
-                name, _, choice = want.partition(":")
-                factor = next(f for f in d["factors"] if f["factor"] == name)
-                assert not choice or factor["choice"] == choice, path.name
-            else:
-                raise AssertionError(f"unknown expectation {key} in {path.name}")
+        check_expectations(path, by_source[path.name])
+        assert verdict_is_consistent(by_source[path.name]), path.name
 
 
 def test_decision_records_what_fired_and_why(advisor):
     d = advisor.decide(Scenario.model_validate({"name": "x", "context": {"have_a100_fleet": True, "utilization": 0.5, "stage": "production"}}))
-    assert d.recommendation.rule == "rec-underused-fleet"
+    assert d.general_answer.rule == "rec-underused-fleet"
     fired = {f.rule: f for f in d.fired_rules}
     assert fired["rec-underused-fleet"].matched == {"context.have_a100_fleet": True, "context.utilization": 0.5}
-    assert {o.rule for o in d.overridden} == {"rec-default-production", "rec-default"}
-    assert all(o.by == "rec-underused-fleet" for o in d.overridden)
+    general = [o for o in d.overridden if o.ruleset == "recommendation"]
+    assert {o.rule for o in general} == {"rec-default-production", "rec-default"}
+    assert all(o.by == "rec-underused-fleet" for o in general)
+    assert all(o.by == d.verdict.rule for o in d.overridden if o.ruleset == "verdict")
     assert len(d.rules_revision) == 64 and d.decision_id
-    assert d.costs["a100-80gb"]["gpus"] == 4
+    assert d.plans["a100-80gb"]["gpus_per_replica"] == 4  # 138 GB of fp16 weights over 70 GB usable each
+    assert d.verdict.rule.startswith("verdict-") and d.verdict.general_answer
 
 
 def test_cost_per_token_factor_is_resolved_from_the_costs_at_the_scenarios_prices(advisor):
@@ -101,18 +143,20 @@ def test_cost_per_token_factor_is_resolved_from_the_costs_at_the_scenarios_price
     pick = lambda d: next(f for f in d.factors if f.factor == "optimize_for_cost_per_token")
     assert pick(cheap_h100).choice == "H100" and pick(dear_h100).choice == "A100"
     assert pick(cheap_h100).seed_choice == "Depends on utilization"
-    ratio = lambda d: d.costs["h100-80gb"]["cost_per_million_tokens"] / d.costs["a100-80gb"]["cost_per_million_tokens"]
+    ratio = lambda d: d.plans["h100-80gb"]["monthly_cost_usd"] / d.plans["a100-80gb"]["monthly_cost_usd"]
     assert ratio(cheap_h100) < 1 < ratio(dear_h100)
 
 
 def test_csv_and_markdown_carry_the_same_verdicts_as_json():
     as_json = json.loads(run_cli("run", str(REPO / "scenarios"), "--format", "json", "--no-audit").stdout)["decisions"]
-    want = {d["scenario"]: (d["recommendation"]["text"], d["recommendation"]["gpu"]) for d in as_json}
+    want = {d["scenario"]: (d["verdict"]["text"], d["verdict"]["gpu"]) for d in as_json}
     proc = run_cli("run", str(REPO / "scenarios"), "--format", "csv", "--no-audit")
     assert proc.returncode == 0, proc.stderr
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
     assert {r["scenario"]: (r["text"], r["gpu"]) for r in rows} == want
-    assert all(float(r["a100_80gb_usd_per_m_tokens"]) > 0 and len(r["rules_revision"]) == 64 for r in rows)
+    plans = {d["scenario"]: d["verdict"]["plans"] for d in as_json}
+    assert all(float(r["monthly_cost_usd"]) == round(next(iter(plans[r["scenario"]].values()))["monthly_cost_usd"], 2)
+               and len(r["rules_revision"]) == 64 for r in rows)
     md = run_cli("run", str(REPO / "scenarios"), "--format", "markdown", "--no-audit").stdout.splitlines()
     assert md[0].startswith("| scenario | verdict | GPU |") and set(md[1]) <= set("|-")
     cells = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[1] for line in md[2:]}

@@ -31,38 +31,56 @@ def test_why_not_names_the_failing_condition_and_the_actual_value():
 
     fired = names(e["derivation"]) | {o["rule"] for o in e["overridden"]}
     assert {r["id"] for r in rules} == set(why) | fired and not set(why) & fired
-    # a rule reading a derived flag that was asserted fails on its own condition, with the figure
-    assert why["factor-cost-per-token-a100"]["condition"] == "compare.h100_vs_a100.cost_ratio >= 1 (cost_parity)"
-    assert why["factor-cost-per-token-a100"]["actual"] < 1
+    # a rule reading a derived flag that was asserted fails on its own condition, with the figure:
+    # at this load H100's plan costs more a month than A100's (4 A100s against 4 H100s at 1.58x)
+    assert why["factor-cost-per-token-h100"]["condition"] == "compare.h100_vs_a100.cost_ratio < 1 (cost_parity)"
+    assert why["factor-cost-per-token-h100"]["actual"] > 1
+    # a check reading the general answer's figures says which one
+    assert why["check-general-misses-targets"]["condition"] == "general.feasible = false"
+    assert why["check-general-misses-targets"]["actual"] is True
 
 
 def test_the_derivation_shows_the_chain_through_a_derived_fact():
     e = explained(str(SCENARIOS / "fleet-busy.yaml"))  # optimize_for cost_per_token, resolved from the costs
-    node = next(n for n in e["derivation"] if n["rule"] == "factor-cost-per-token-h100")
+    node = next(n for n in e["derivation"] if n["rule"] == "factor-cost-per-token-a100")
     assert node["facts"][0]["fact"] == "compare.h100_vs_a100.cost_ratio" and node["facts"][0]["kind"] == "computed"
-    assert node["facts"][0]["value"] < 1
+    assert node["facts"][0]["value"] >= 1
     (because,) = node["because"]
     assert because["derived"] == "cost_per_token_depends_on_utilization"
     (source,) = because["asserted_by"]
     assert source["rule"] == "factor-cost-per-token"
     assert source["facts"] == [{"fact": "context.optimize_for", "value": "cost_per_token", "kind": "input"}]
-    assert e["overridden"] == [{"rule": "rec-default", "ruleset": "recommendation", "by": "rec-default-production"}]
+    assert {"rule": "rec-default", "ruleset": "recommendation", "by": "rec-default-production"} in e["overridden"]
+    # the verdict's chain: the verdict rule read a flag the check asserted from the general answer's figures
+    verdict = next(n for n in e["derivation"] if n["ruleset"] == "verdict")
+    (because,) = verdict["because"]
+    (check,) = because["asserted_by"]
+    assert check["ruleset"] == "checks" and check["facts"][0]["fact"].startswith("general.")
+    assert e["verdict"]["rule"] == verdict["rule"]
 
 
 def test_the_formulas_carry_the_numbers_of_the_decision():
     run = json.loads(run_cli("run", str(SCENARIOS / "fleet-underused.yaml"), "--format", "json", "--no-audit").stdout)
-    costs = run["decisions"][0]["costs"]
+    plan = run["decisions"][0]["plans"]["a100-80gb"]
     e = explained(str(SCENARIOS / "fleet-underused.yaml"))
     formulas = {(f["gpu"], f["name"]): f["formula"] for f in e["formulas"]}
-    a100 = formulas[("a100-80gb", "cost per million tokens")]
-    # N x price x 1e6 / (3600 x utilization x tokens/s), recomputed from the numbers shown
-    n, price, util, tps, result = re.search(
-        r"= (\d+) x \$([\d.]+) x 1e6 / \(3600 x ([\d.]+) x ([\d,]+)\) = \$([\d.]+)", a100).groups()
-    assert int(n) == costs["a100-80gb"]["gpus"] and float(util) == 0.45
-    assert abs(int(n) * float(price) * 1e6 / (3600 * float(util) * float(tps.replace(",", ""))) - float(result)) < 0.05
-    assert float(result) == round(costs["a100-80gb"]["cost_per_million_tokens"], 2)
-    # the seed's decode floor: weights / (N x bandwidth), 138 GB over 4 x 2.04 TB/s = 16.9 ms
-    assert formulas[("a100-80gb", "decode floor")].endswith("= 16.9 ms per token (the seed's formula)")
+    # replicas x GPUs x price x 730 h, recomputed from the numbers shown, equal to the plan's figure
+    replicas, gpus, price, month = re.fullmatch(
+        r"(\d+) replicas x (\d+) GPUs x \$([\d.]+) x 730 h = \$([\d,]+)", formulas[("a100-80gb", "monthly cost")]).groups()
+    assert int(replicas) == plan["replicas"] and int(gpus) == plan["gpus_per_replica"]
+    assert float(price) == plan["price_usd_per_hour"]
+    assert int(replicas) * int(gpus) * float(price) * 730 == float(month.replace(",", "")) == plan["monthly_cost_usd"]
+    # cost per million tokens: the month over the tokens it serves
+    cost, rps, tokens, result = re.match(r"\$([\d,]+) / \(([\d.]+) requests/s x 2,628,000 s x ([\d,]+) tokens\) x 1e6 = \$([\d.]+)",
+                                         formulas[("a100-80gb", "cost per million tokens")]).groups()
+    assert float(rps) == round(plan["load_rps"], 2)
+    recomputed = float(cost.replace(",", "")) / (plan["load_rps"] * 2_628_000 * int(tokens.replace(",", ""))) * 1e6
+    assert abs(recomputed - float(result)) < 0.001 and float(result) == round(plan["usd_per_million_tokens"], 3)
+    # memory: 70B parameters in FP16 are 140 GB (138 GB as the catalog counts), over 4 GPUs
+    assert formulas[("a100-80gb", "memory")].startswith("per GPU: 138.0 GB weights / 4 + ")
+    # the pair's ratio is the two monthly costs divided
+    h100 = run["decisions"][0]["plans"]["h100-80gb"]["monthly_cost_usd"]
+    assert f"= {h100 / plan['monthly_cost_usd']:.3f}" in formulas[("h100 vs a100", "cost ratio")]
 
 
 def test_explain_by_id_matches_explain_of_the_file(tmp_path):
@@ -72,7 +90,7 @@ def test_explain_by_id_matches_explain_of_the_file(tmp_path):
     by_id = explained("--id", decision_id[:10], "--audit-db", db)
     by_file = explained(str(SCENARIOS / "spot.yaml"))
     assert by_id["decision_id"] == decision_id
-    for key in ("recommendation", "derivation", "overridden", "why_not", "formulas"):
+    for key in ("verdict", "general_answer", "derivation", "overridden", "why_not", "formulas"):
         assert by_id[key] == by_file[key], key
 
 
@@ -80,5 +98,8 @@ def test_explain_text_puts_the_verdict_first():
     proc = run_cli("explain", str(SCENARIOS / "fleet-busy.yaml"))
     assert proc.returncode == 0
     lines = proc.stdout.splitlines()
-    assert lines[1] == "verdict: A100 for experiments, H100 for production -> h100-80gb  [rec-default-production]"
+    verdict = json.loads(run_cli("run", str(SCENARIOS / "fleet-busy.yaml"), "--format", "json", "--no-audit").stdout)
+    v = verdict["decisions"][0]["verdict"]
+    assert lines[1].startswith(f"verdict: {v['text']}") and lines[1].endswith(f"[{v['rule']}]")
+    assert lines[2].startswith("general answer: A100 for experiments, H100 for production [rec-default-production]")
     assert "  rec-underused-fleet (recommendation): failed context.utilization < 0.7 (fleet_utilization_floor); actual: 0.85" in lines

@@ -112,7 +112,7 @@ def _decide_all(advisor, raw: bytes):
             assert exc.exit_code == 1 and "\n" not in str(exc)
             continue
         json.loads(d.json_text())  # the record is valid JSON (no NaN, no infinity)
-        assert d.recommendation.text
+        assert d.general_answer.text and d.verdict.text
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])

@@ -60,7 +60,7 @@ def test_rules_list_json_gives_every_rule_with_its_seed_source():
         by_ruleset.setdefault(rule["ruleset"], []).append(rule["id"])
         assert rule["source"].strip() and rule["title"].strip()
     # one rule per item of the seed: 4 + 4 advantages, 5 factors (+2 resolving cost per token)
-    assert len(by_ruleset["advantages"]) == 8 and len(by_ruleset["factors"]) == 7
+    assert len(by_ruleset["advantages"]) == 9 and len(by_ruleset["factors"]) == 8
     # the recommendation in the seed's order
     assert by_ruleset["recommendation"][:3] == ["rec-fresh-with-budget", "rec-underused-fleet", "rec-spot"]
 

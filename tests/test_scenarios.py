@@ -82,7 +82,7 @@ def test_a_batch_with_good_and_bad_input_decides_the_good_and_exits_1(tmp_path):
     assert proc.returncode == 1
     out = json.loads(proc.stdout)
     assert [d["scenario"] for d in out["decisions"]] == ["good"]
-    assert out["decisions"][0]["recommendation"]["text"] == "H100 - better investment for the future"
+    assert out["decisions"][0]["general_answer"]["text"] == "H100 - better investment for the future"
     messages = {e["scenario"]: e["message"] for e in out["errors"]}
     assert set(messages) == {"bad", "typo", "binary", None}
     assert messages["typo"] == (f"{tmp_path / 'model.yaml'}:3: scenario typo: workload.model: unknown model 'llama-2-7OB' "
@@ -96,7 +96,7 @@ def test_stdin_is_read_with_dash():
     proc = run_cli("run", "-", "--format", "json", "--no-audit", input="context: {can_use_spot: true}\n")
     assert proc.returncode == 0, proc.stderr
     (d,) = json.loads(proc.stdout)["decisions"]
-    assert d["scenario"] == "stdin" and d["recommendation"]["id"] == "mix-spot"
+    assert d["scenario"] == "stdin" and d["general_answer"]["id"] == "mix-spot"
 
 
 def test_schema_is_a_json_schema_that_describes_the_shipped_scenarios():
@@ -107,7 +107,8 @@ def test_schema_is_a_json_schema_that_describes_the_shipped_scenarios():
     context = schema["$defs"]["Context"]
     assert context["additionalProperties"] is False
     assert {"starting_fresh", "can_afford_h100", "monthly_budget_usd", "have_a100_fleet", "utilization", "can_use_spot",
-            "using_fp8", "optimize_for", "stage", "h100_wait_weeks"} == set(context["properties"])
+            "using_fp8", "optimize_for", "stage", "h100_wait_weeks", "needed_in_weeks", "fleet_gpu", "fleet_gpus",
+            "spot_availability"} == set(context["properties"])
     # every key used in a shipped scenario is one the schema knows
     import yaml
     for path in (REPO / "scenarios").glob("*.yaml"):
@@ -129,7 +130,7 @@ def test_jobs_keep_the_order_and_the_decisions_of_one_job(tmp_path):
         proc = run_cli("run", str(tmp_path), "--jobs", jobs, "--format", "json", "--no-audit")
         assert proc.returncode == 1  # the one bad scenario, reported whatever the jobs
         out = json.loads(proc.stdout)
-        runs[jobs] = ([(d["scenario"], d["recommendation"], d["costs"]) for d in out["decisions"]], out["errors"])
+        runs[jobs] = ([(d["scenario"], d["verdict"], d["plans"]) for d in out["decisions"]], out["errors"])
     assert runs["1"] == runs["3"] == runs["auto"]
     assert [name for name, _, _ in runs["1"][0]][:3] == ["f0-0", "f0-1", "f0-2"] and len(runs["1"][0]) == 160
 

@@ -33,15 +33,23 @@ def _rules_changed(current: dict, stored: Optional[dict]) -> Optional[dict]:
 
 
 def differences(before: dict, after: dict) -> list[dict]:
-    """What a replay changed, item by item: [{what, before, after}] (decisions as JSON)."""
+    """What a replay changed, item by item: [{what, before, after}] (decisions as JSON; a record
+    written before verdicts has its general answer under ``recommendation`` and its figures under ``costs``)."""
     changes = []
 
     def note(what, old, new):
         if old != new:
             changes.append({"what": what, "before": old, "after": new})
 
+    old_v, new_v = before.get("verdict") or {}, after.get("verdict") or {}
+    for key in ("id", "text", "gpu", "general_answer", "rule"):
+        note(f"verdict.{key}", old_v.get(key), new_v.get(key))
+    old_g = before.get("general_answer") or before.get("recommendation") or {}
+    new_g = after.get("general_answer") or {}
     for key in ("id", "text", "gpu", "rule"):
-        note(f"recommendation.{key}", before["recommendation"].get(key), after["recommendation"].get(key))
+        note(f"general_answer.{key}", old_g.get(key), new_g.get(key))
+    note("findings", " ".join(f["id"] for f in before.get("findings", [])) or "none",
+         " ".join(f["id"] for f in after.get("findings", [])) or "none")
     old_f = {f["factor"]: f["choice"] for f in before["factors"]}
     new_f = {f["factor"]: f["choice"] for f in after["factors"]}
     for name in sorted(set(old_f) | set(new_f)):
@@ -50,7 +58,8 @@ def differences(before: dict, after: dict) -> list[dict]:
     new_a = sorted(f"{a['gpu']}:{a['id']}" for a in after["advantages"])
     note("advantages", " ".join(old_a) or "none", " ".join(new_a) or "none")
     note("fired rules", " ".join(f["rule"] for f in before["fired_rules"]), " ".join(f["rule"] for f in after["fired_rules"]))
-    for gpu in sorted(set(before["costs"]) | set(after["costs"])):
-        for key in ("gpus", "cost_per_million_tokens"):
-            note(f"costs.{gpu}.{key}", before["costs"].get(gpu, {}).get(key), after["costs"].get(gpu, {}).get(key))
+    old_p, new_p = before.get("plans") or {}, after.get("plans") or {}
+    for gpu in sorted(set(old_p) | set(new_p)):
+        for key in ("total_gpus", "monthly_cost_usd"):
+            note(f"plans.{gpu}.{key}", old_p.get(gpu, {}).get(key), new_p.get(gpu, {}).get(key))
     return changes

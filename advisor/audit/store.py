@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS decisions (
     rules_revision  TEXT NOT NULL,
     scenario        TEXT NOT NULL,
     source          TEXT NOT NULL,
-    recommendation  TEXT NOT NULL,          -- the outcome id
+    recommendation  TEXT NOT NULL,          -- the verdict's outcome id
     gpu             TEXT NOT NULL,
     input           TEXT NOT NULL,          -- JSON: the scenario as given
     decision        TEXT NOT NULL           -- JSON: the whole decision, fired rules included
@@ -83,7 +83,8 @@ class Record:
     def summary(self) -> dict:
         return {"decision_id": self.decision_id, "recorded_at": self.recorded_at, "scenario": self.scenario,
                 "source": self.source, "recommendation": self.recommendation, "gpu": self.gpu,
-                "text": self.decision.get("recommendation", {}).get("text"), "rules_revision": self.rules_revision,
+                "text": (self.decision.get("verdict") or self.decision.get("recommendation") or {}).get("text"),
+                "rules_revision": self.rules_revision,
                 "advisor_version": self.advisor_version}
 
     def to_json(self) -> dict:
@@ -250,9 +251,9 @@ def rows_of(d) -> tuple:
     """A decision as the store keeps it: its row (without the time) and its fired-rule rows.
 
     Computed where the decision is made, so that a parallel batch encodes in its workers."""
-    rec = d.recommendation
-    decision = (d.decision_id, d.advisor_version, d.rules_revision, d.scenario, d.source, rec.id if rec else "",
-                rec.gpu if rec else "", json.dumps(d.input), d.json_text())
+    verdict = d.verdict
+    decision = (d.decision_id, d.advisor_version, d.rules_revision, d.scenario, d.source, verdict.id if verdict else "",
+                verdict.gpu if verdict else "", json.dumps(d.input), d.json_text())
     return decision, [(d.decision_id, f.rule, f.ruleset) for f in d.fired_rules]
 
 

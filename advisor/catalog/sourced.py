@@ -25,6 +25,7 @@ class Price(Strict):
     usd_per_hour: PositiveFloat
     observed: date
     source: str
+    indicative: bool = False  # a third-party survey, not a provider's own page: verdicts weigh it only at a price the user gives
 
 
 class Constant(Strict):

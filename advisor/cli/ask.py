@@ -30,32 +30,34 @@ def workload_figures(answers: Answers, catalog: Catalog) -> Optional[str]:
     if s is None:
         return None
     f = factmod.build(s, catalog)
-    cells = [f"{f.costs[gpu]['gpus']} x {gpu}" if f.costs[gpu].get("fits") else f"{gpu}: does not fit one node" for gpu in (A100, H100)]
+    cells = [f"{gpu} {p.plan.gpus_per_replica} x {p.plan.replicas}" if p.plan else f"{gpu}: no plan" for gpu, p in
+             ((gpu, f.plans[gpu]) for gpu in (A100, H100))]
     model = factmod.model_of(s, catalog)
-    return f"{model.id} at {s.precision}: {f.values['workload.weights_gb']:.0f} GB of weights -> {', '.join(cells)} per deployment"
+    return (f"{model.id} at {s.precision}: {f.values['workload.weights_gb']:.0f} GB of weights; plans (GPUs per replica x replicas): "
+            f"{', '.join(cells)}")
 
 
 def budget_figures(answers: Answers, catalog: Catalog) -> Optional[str]:
     s = provisional(answers, catalog)
     if s is None:
         return None
-    h = factmod.build(s, catalog).costs[H100]
-    if not h.get("fits"):
+    h = factmod.build(s, catalog).plans[H100].plan
+    if h is None:
         return None
-    return (f"for reference: an H100 deployment of {factmod.model_of(s, catalog).id} ({h['replicas']} x {h['gpus']} GPUs at "
-            f"${h['price_usd_per_hour']:.2f}/h) costs ${h['monthly_cost_usd']:,.0f} a month")
+    return (f"for reference: the H100 plan for {factmod.model_of(s, catalog).id} ({h.replicas} x {h.gpus_per_replica} GPUs at "
+            f"${h.price_usd_per_hour:.2f}/h) costs ${h.monthly_cost_usd:,.0f} a month")
 
 
 def utilization_figures(answers: Answers, catalog: Catalog) -> Optional[str]:
     s = provisional({**answers, "context.utilization": None, "context.have_a100_fleet": False}, catalog)
     if s is None:
         return None
-    costs = factmod.build(s, catalog).costs
-    a, h = costs[A100], costs[H100]
-    if not (a.get("fits") and h.get("fits")):
+    values = factmod.build(s, catalog).values
+    match = values.get("compare.h100_vs_a100.a100_break_even_utilization")
+    if match is None:
         return None
-    return (f"for reference: kept fully busy, A100 serves {factmod.model_of(s, catalog).id} at ${a['cost_per_million_tokens']:.2f} "
-            f"per million tokens (H100 ${h['cost_per_million_tokens']:.2f}); half as busy, twice the cost per token")
+    return (f"for reference: A100s {match:.0%} busy match H100's cost per token for {factmod.model_of(s, catalog).id}"
+            if match <= 1 else "for reference: A100 cannot match H100's cost per token even fully busy")
 
 
 # Figures shown once the answers they depend on are in, or just before the question they inform.
@@ -179,8 +181,7 @@ def _show_result(args, advisor, decision) -> None:
 
     palette = term.Palette(term.colour_enabled(sys.stdout))
     if args.format == "table":
-        title = advisor.book.rule(decision.recommendation.rule).title if decision.recommendation else "(no recommendation)"
-        print("\n" + ask_summary(decision, title, palette, recorded=not args.no_audit))
+        print("\n" + ask_summary(decision, palette, recorded=not args.no_audit, width=term.width(sys.stdout)))
     else:
         out = DecisionStream(args.format, sys.stdout)
         out.write(decision_piece(decision, args.format, palette))

@@ -153,13 +153,13 @@ class Prepared:
     rows: tuple
 
 
-def prepare_for_output(decision, fmt: str, colour: bool) -> Prepared:
+def prepare_for_output(decision, fmt: str, colour: bool, width=None) -> Prepared:
     """A decision rendered for the output and encoded for the audit store (run in batch workers)."""
     from ..audit.store import rows_of
     from ..render import term
     from ..render.decisions import decision_piece
 
-    return Prepared(decision_piece(decision, fmt, term.Palette(colour)), rows_of(decision))
+    return Prepared(decision_piece(decision, fmt, term.Palette(colour), width), rows_of(decision))
 
 
 def run(args) -> int:
@@ -173,7 +173,7 @@ def run(args) -> int:
     advisor = Advisor(args.rules)
     paths = list(batch.expand(args.paths))
     progress = term.Progress(sys.stderr, len(paths))
-    prepare = functools.partial(prepare_for_output, fmt=args.format, colour=term.colour_enabled(sys.stdout))
+    prepare = functools.partial(prepare_for_output, fmt=args.format, colour=term.colour_enabled(sys.stdout), width=term.width(sys.stdout))
     out = DecisionStream(args.format, sys.stdout)
     failures, files_done = [], 0
     if args.jobs > 1 and len(paths) > 1:
@@ -339,8 +339,11 @@ def rules_test(args) -> int:
     from ..render.tables import rules_test_text
     from ..rules import cases
 
+    from ..rules import engine
+
     advisor = Advisor(args.directory)
-    results = cases.run_directory(Path(advisor.book.directory), advisor.book, advisor.schema, advisor.engine)
+    whole = engine.for_book(advisor.book, advisor.schema)  # cases give the general answer's facts themselves
+    results = cases.run_directory(Path(advisor.book.directory), advisor.book, advisor.schema, whole)
     text, failed = rules_test_text(results)
     print(text)
     return 2 if failed else 0

@@ -1,8 +1,11 @@
 """Decisions: a scenario's facts through the rules, into a record that says what fired and why.
 
-``Advisor`` holds what does not change between scenarios (catalogs, rule book, compiled engine)
-so a batch pays for it once. ``decide`` raises an AdvisorError for one bad scenario; the batch
-runner turns it into an error entry and goes on.
+A decision has two stages. The seed's rulesets (advantages, factors and the practical
+recommendation: the general answer) run first; the general answer's facts (``general.*``) are
+then added, and the rulesets that check it against this workload's figures run, ending with the
+verdict. ``Advisor`` holds what does not change between scenarios (catalogs, rule book, engines,
+the planner's cache) so a batch pays for it once; ``decide`` raises an AdvisorError for one bad
+scenario, which the batch runner reports and goes past.
 """
 
 from __future__ import annotations
@@ -15,14 +18,19 @@ from typing import Optional
 
 from .. import __version__, resources
 from ..catalog.load import Catalog, load_catalog
-from ..errors import InputError
-from ..perf.deployment import round_figure
+from ..errors import DataError, InputError
+from ..plan.planner import Planner
 from ..rules import engine, loader
 from ..rules.evaluator import Firing
 from ..rules.language import RuleBook, render_template
 from ..scenario.spec import Scenario, check_against_catalog
 from . import facts as factmod
-from .records import Advantage, Factor, FiredRule, Outcome, Override
+from .figures import plan_record
+from .records import Advantage, Factor, Finding, FiredRule, Outcome, Override, Verdict
+
+GENERAL_ANSWER = "recommendation"  # the ruleset whose winner is the seed's general answer
+VERDICT = "verdict"  # the ruleset whose winner is the final verdict
+DECISION_JSON_VERSION = 2
 
 
 @dataclass
@@ -30,10 +38,12 @@ class Decision:
     decision_id: str
     scenario: str
     source: str
-    recommendation: Optional[Outcome]
+    verdict: Optional[Verdict]
+    general_answer: Optional[Outcome]
+    findings: list[Finding]
     factors: list[Factor]
     advantages: list[Advantage]
-    costs: dict  # per GPU: the figures the rules read
+    plans: dict  # per GPU: its plan's record, or why it has none
     fired_rules: list[FiredRule]
     overridden: list[Override]
     rules_revision: str
@@ -46,21 +56,26 @@ class Decision:
     def to_json(self) -> dict:
         return {
             "decision_id": self.decision_id, "scenario": self.scenario, "source": self.source,
-            "recommendation": self.recommendation.to_json() if self.recommendation else {},
+            "verdict": self.verdict.to_json() if self.verdict else {},
+            "general_answer": self.general_answer.to_json() if self.general_answer else {},
+            "findings": [f.to_json() for f in self.findings],
             "factors": [f.to_json() for f in self.factors], "advantages": [a.to_json() for a in self.advantages],
-            "costs": self.costs, "fired_rules": [f.to_json() for f in self.fired_rules],
+            "plans": self.plans, "fired_rules": [f.to_json() for f in self.fired_rules],
             "overridden": [o.to_json() for o in self.overridden], "rules_revision": self.rules_revision,
             "advisor_version": self.advisor_version, "notes": self.notes, "input": self.input, "facts": self.facts,
         }
 
     @classmethod
     def from_json(cls, data: dict) -> "Decision":
-        """A decision read back from its JSON (an audit record)."""
+        """A decision read back from its JSON (an audit record; one written before verdicts has its
+        general answer under ``recommendation`` and no verdict)."""
+        general = data.get("general_answer", data.get("recommendation"))
         return cls(
             decision_id=data["decision_id"], scenario=data["scenario"], source=data["source"],
-            recommendation=Outcome.from_json(data["recommendation"]),
+            verdict=Verdict.from_json(data.get("verdict")), general_answer=Outcome.from_json(general),
+            findings=[Finding.from_json(f) for f in data.get("findings", [])],
             factors=[Factor.from_json(f) for f in data["factors"]], advantages=[Advantage.from_json(a) for a in data["advantages"]],
-            costs=data["costs"], fired_rules=[FiredRule.from_json(f) for f in data["fired_rules"]],
+            plans=data.get("plans", data.get("costs", {})), fired_rules=[FiredRule.from_json(f) for f in data["fired_rules"]],
             overridden=[Override.from_json(o) for o in data["overridden"]], rules_revision=data["rules_revision"],
             advisor_version=data["advisor_version"], notes=data.get("notes", []), input=data.get("input"), facts=data.get("facts"),
         )
@@ -72,27 +87,64 @@ class Decision:
         return self._text
 
 
+def split_book(book: RuleBook) -> tuple[RuleBook, RuleBook]:
+    """The rulesets up to the general answer's, and those after it (which read ``general.*``)."""
+    names = [rs.name for rs in book.rulesets]
+    if GENERAL_ANSWER not in names:
+        raise DataError(f"invalid rules: {book.directory} has no `{GENERAL_ANSWER}` ruleset (the seed's general answer)",
+                        "a rule book needs the first-hit ruleset `recommendation`; see rules/policy/40-recommendation.yaml")
+    cut = names.index(GENERAL_ANSWER) + 1
+    return (RuleBook(book.rulesets[:cut], f"{book.revision}/general", book.directory),
+            RuleBook(book.rulesets[cut:], f"{book.revision}/checks", book.directory))
+
+
 class Advisor:
-    """Catalogs, rules and engine, loaded once; ``decide`` a scenario at a time."""
+    """Catalogs, rules, engines and planner, loaded once; ``decide`` a scenario at a time."""
 
     def __init__(self, rules_dir: Optional[Path] = None, catalog: Optional[Catalog] = None):
         self.catalog = catalog or load_catalog()
         self.schema = factmod.schema(self.catalog)
         directory = Path(rules_dir) if rules_dir else resources.policy_dir()
         self.book = loader.load(directory, self.schema, resources.catalog_files())
-        self.engine = engine.for_book(self.book, self.schema)
-        self._estimates = factmod.EstimateCache()  # shared by the scenarios of a batch
+        self.stages = split_book(self.book)
+        self.engines = [engine.for_book(stage, self.schema) for stage in self.stages if stage.rulesets]
+        self.planner = Planner(self.catalog)
+
+    @property
+    def engine(self):
+        """The first stage's engine (the seed's rules)."""
+        return self.engines[0]
 
     def decide(self, scenario: Scenario, source: str = "", raw: Optional[dict] = None) -> Decision:
         check_against_catalog(scenario, self.catalog)
-        facts = factmod.build(scenario, self.catalog, self._estimates)
+        facts = factmod.build(scenario, self.catalog, self.planner)
+        general_firings, seen = self._run(self.engines[0], facts.values)
+        general = _winner(self.book, general_firings, GENERAL_ANSWER, facts.values)
+        if len(self.engines) > 1:
+            facts.values.update(factmod.general_values(general, facts, self.catalog))
+            check_firings, checked = self._run(self.engines[1], facts.values)
+            seen.update(checked)
+        else:
+            check_firings = []
+        return assemble(self.book, scenario, source, facts, general_firings + check_firings, raw, seen)
+
+    def _run(self, stage, values: dict) -> tuple[list[Firing], dict]:
         try:
-            seen = self.engine.validate({k: v for k, v in facts.values.items() if k in self.engine.reads})
+            seen = stage.validate({k: v for k, v in values.items() if k in stage.reads})
         except engine.EngineError as exc:  # inputs are valid; only an absurd combination gets here
             raise InputError(f"the figures computed from this scenario are out of range ({exc.detail})",
                              "check the workload, the prices and the utilization") from None
-        firings = self.engine.run(seen, validated=True)
-        return assemble(self.book, scenario, source, facts, firings, raw, seen)
+        return stage.run(seen, validated=True), seen
+
+
+def _winner(book: RuleBook, firings: list[Firing], ruleset: str, values: dict) -> Optional[Outcome]:
+    """The outcome of a first-hit ruleset: its firing of lowest order."""
+    ours = sorted((f for f in firings if f.ruleset == ruleset), key=lambda f: f.order)
+    for f in ours:
+        outcome = book.rule(f.rule).then.outcome
+        if outcome:
+            return Outcome(**_filled(outcome, values, ("id", "text", "gpu")), rule=f.rule)
+    return None
 
 
 def assemble(book: RuleBook, scenario: Scenario, source: str, facts: factmod.Facts, firings: list[Firing], raw,
@@ -101,9 +153,12 @@ def assemble(book: RuleBook, scenario: Scenario, source: str, facts: factmod.Fac
 
     ``seen``: the facts the rules read, as validated for the engine (kept in the record)."""
     values = facts.values
-    recommendation: Optional[Outcome] = None
+    order = {rs.name: i for i, rs in enumerate(book.rulesets)}
+    firings = sorted(firings, key=lambda f: (order[f.ruleset], f.order))
+    outcomes: dict[str, Outcome] = {}
     factors: dict[str, Factor] = {}
     advantages: list[Advantage] = []
+    findings: list[Finding] = []
     overridden: list[Override] = []
     winners: dict[str, str] = {}
     for f in firings:
@@ -114,21 +169,27 @@ def assemble(book: RuleBook, scenario: Scenario, source: str, facts: factmod.Fac
                 continue
             winners[f.ruleset] = f.rule
         if then.outcome:
-            recommendation = Outcome(**_filled(then.outcome, values, ("id", "text", "gpu")), rule=f.rule)
+            outcomes[f.ruleset] = Outcome(**_filled(then.outcome, values, ("id", "text", "gpu")), rule=f.rule)
         if then.advantage:
             advantages.append(Advantage(**_filled(then.advantage, values, ("gpu", "id", "reason")), rule=f.rule))
+        if then.finding:
+            findings.append(Finding(**_filled(then.finding, values, ("id", "text")), rule=f.rule))
         if then.factor:
             item = Factor(**_filled(then.factor, values, ("factor", "choice", "reason")), rule=f.rule)
             earlier = factors.get(item.factor)  # a later rule resolves an open-ended one ("depends on utilization")
             factors[item.factor] = item.resolving(earlier) if earlier else item
+    plans = {gpu: plan_record(p) for gpu, p in facts.plans.items()}
+    general = outcomes.get(GENERAL_ANSWER)
     return Decision(
         decision_id=str(uuid.uuid4()),
         scenario=scenario.name or "",
         source=source,
-        recommendation=recommendation,
+        verdict=_verdict(outcomes.get(VERDICT), general, plans),
+        general_answer=general,
+        findings=findings,
         factors=list(factors.values()),
         advantages=advantages,
-        costs=_rounded(facts.costs),
+        plans=plans,
         fired_rules=[FiredRule(f.rule, f.ruleset, f.order, f.matched, tuple(f.asserted)) for f in firings],
         overridden=overridden,
         rules_revision=book.revision,
@@ -139,11 +200,22 @@ def assemble(book: RuleBook, scenario: Scenario, source: str, facts: factmod.Fac
     )
 
 
+def _verdict(outcome: Optional[Outcome], general: Optional[Outcome], plans: dict) -> Optional[Verdict]:
+    """The verdict ruleset's outcome with the plans of the GPUs it deploys; without a verdict
+    ruleset, the general answer holds."""
+    chosen = outcome or general
+    if chosen is None:
+        return None
+    extra = dict(chosen.extra)
+    overturned = extra.pop("overturned_by", "") or None
+    gpus = [g for g in chosen.gpu.split("+") if g in plans]
+    return Verdict(chosen.id, chosen.text, chosen.gpu, chosen.rule, extra.pop("general_answer", "holds"), overturned,
+                   {g: plans[g] for g in gpus})
+
+
 def _filled(spec: dict, values: dict, named: tuple) -> dict:
     """An action's templates filled with fact values: the named keys, and the rest as ``extra``."""
     filled = {k: render_template(v, values) if isinstance(v, str) else v for k, v in spec.items()}
     return {**{k: filled[k] for k in named}, "extra": {k: v for k, v in filled.items() if k not in named}}
 
 
-def _rounded(costs: dict) -> dict:
-    return {gpu: {k: round_figure(v) for k, v in figures.items()} for gpu, figures in costs.items()}

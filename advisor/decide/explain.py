@@ -18,6 +18,7 @@ from ..defaults import A100, H100
 from ..rules.evaluator import first_failure
 from ..rules.language import DERIVED, Compare, RuleBook, condition_text
 from ..scenario.spec import Scenario
+from ..plan.planner import workings
 from .facts import build
 
 ABSENT = "(absent)"
@@ -50,7 +51,8 @@ class Explanation:
 
     def to_json(self) -> dict:
         d = self.decision
-        return {"decision_id": d["decision_id"], "scenario": d["scenario"], "recommendation": d["recommendation"],
+        return {"decision_id": d["decision_id"], "scenario": d["scenario"], "verdict": d.get("verdict", {}),
+                "general_answer": d.get("general_answer", d.get("recommendation", {})),
                 "rules_revision": d["rules_revision"], "derivation": [n.to_json() for n in self.tree],
                 "overridden": self.overridden, "why_not": self.why_not, "formulas": self.formulas, "notes": self.notes}
 
@@ -119,11 +121,13 @@ def _result(rule, fired: dict) -> str:
         return "(rule no longer in the rule book)"
     t, parts = rule.then, []
     if t.outcome:
-        parts.append(f"recommendation {t.outcome['id']}")
+        parts.append(f"outcome {t.outcome['id']}")
     if t.advantage:
         parts.append(f"advantage {t.advantage['gpu']} {t.advantage['id']}")
     if t.factor:
         parts.append(f"factor {t.factor['factor']}: {t.factor['choice']}")
+    if t.finding:
+        parts.append(f"finding {t.finding['id']}")
     if fired["asserted"]:
         parts.append("asserts " + ", ".join(fired["asserted"]))
     return "; ".join(parts)
@@ -133,15 +137,23 @@ def _result(rule, fired: dict) -> str:
 
 
 def formulas_for(scenario: Scenario, catalog: Catalog) -> list[dict]:
-    """Every GPU's formulas with this scenario's numbers, as the cost model computed them, and
-    the seed pair's comparison."""
+    """Every GPU's plan with its formulas and this scenario's numbers, as the planner computed them,
+    and the seed pair's comparison."""
     facts = build(scenario, catalog)
-    out = [{"gpu": gpu, **working.to_json()} for gpu, workings in facts.workings.items() for working in workings]
+    request = facts.figures.request
+    out = []
+    for gpu, gpu_plan in facts.plans.items():
+        if gpu_plan.plan is None:
+            out.append({"gpu": gpu, "name": "no plan", "formula": gpu_plan.reason})
+            continue
+        out += [{"gpu": gpu, "name": name, "formula": text} for name, text in workings(catalog, request, gpu_plan.plan)]
     ratio = facts.values.get("compare.h100_vs_a100.cost_ratio")
     if ratio is not None:
-        a, h = facts.costs[A100], facts.costs[H100]
+        a, h = facts.plans[A100].plan, facts.plans[H100].plan
+        matches = facts.values["compare.h100_vs_a100.a100_break_even_utilization"]
         out.append({"gpu": "h100 vs a100", "name": "cost ratio",
-                    "formula": f"H100 ${h['cost_per_million_tokens']:.2f} / A100 ${a['cost_per_million_tokens']:.2f} = {ratio:.3f}; "
-                               f"A100 matches H100 at {facts.values['compare.h100_vs_a100.a100_break_even_utilization']:.0%} utilization, "
-                               f"H100 matches A100 at ${facts.values['compare.h100_vs_a100.break_even_price_usd_per_hour']:.2f}/h"})
+                    "formula": f"H100 ${h.monthly_cost_usd:,.0f} / A100 ${a.monthly_cost_usd:,.0f} a month = {ratio:.3f}; "
+                               + (f"A100s {matches:.0%} busy would match H100 per token" if matches <= 1
+                                  else "A100 cannot match H100 per token even fully busy")
+                               + f"; H100 matches A100 at ${facts.values['compare.h100_vs_a100.break_even_price_usd_per_hour']:.2f}/h"})
     return out

@@ -113,3 +113,49 @@ class FiredRule:
     @classmethod
     def from_json(cls, data: dict) -> "FiredRule":
         return cls(data["rule"], data["ruleset"], data["order"], data["matched"], tuple(data["asserted"]))
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a check found, with its numbers."""
+
+    id: str
+    text: str
+    rule: str
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "text": self.text, **self.extra, "rule": self.rule}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Finding":
+        return cls(data["id"], data["text"], data["rule"], _extra(data, ("id", "text", "rule")))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The final answer: the verdict ruleset's outcome, whether the general answer holds (and if
+    not, the finding that overturned it), and the plan of each GPU it deploys."""
+
+    id: str
+    text: str
+    gpu: str  # catalog ids joined by "+", or "none"
+    rule: str
+    general_answer: str  # "holds", or "does not apply here: ..."
+    overturned_by: Optional[str]  # the finding id, when the general answer does not hold
+    plans: dict = field(default_factory=dict)  # gpu -> the plan's record
+
+    @property
+    def holds(self) -> bool:
+        return self.overturned_by is None
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "text": self.text, "gpu": self.gpu, "general_answer": self.general_answer,
+                "overturned_by": self.overturned_by, "plans": self.plans, "rule": self.rule}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Optional["Verdict"]:
+        if not data:
+            return None
+        return cls(data["id"], data["text"], data["gpu"], data["rule"], data["general_answer"], data.get("overturned_by"),
+                   data.get("plans") or {})

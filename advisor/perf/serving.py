@@ -125,10 +125,13 @@ class Replica:
         return self.tpot_s(concurrency) / 2 + waiting + self.prompt_s(concurrency)
 
     def input_share(self, concurrency: float) -> float:
-        """Share of the replica's GPU time spent on prompts (prefill) at ``concurrency``."""
-        mixed = self.tpot_s(concurrency)
-        decode_only = self.passes.seconds(concurrency)
-        return max(0.0, min(1.0, (mixed - decode_only) / mixed)) if mixed > 0 else 0.0
+        """Share of a request's GPU work that is its prompt: its prefill done alone, against its share
+        of the decode steps at ``concurrency`` (each phase's work as if it ran by itself):
+
+            share = prefill(ISL) / (prefill(ISL) + OSL x step(B decodes) / B)"""
+        prefill = self.prompt_s(0.0)
+        decode = self.output_tokens * self.passes.seconds(concurrency) / concurrency if concurrency > 0 else math.inf
+        return prefill / (prefill + decode)
 
 
 def solve_rising(f, target: float, low: float, high: float, tolerance: float = 1e-7) -> float:

@@ -265,3 +265,35 @@ def ranked(plans: dict[str, GpuPlan]) -> list[GpuPlan]:
 
 def _round(value):
     return round(value, 4) if isinstance(value, float) and math.isfinite(value) else value
+
+
+def workings(catalog: Catalog, request: PlanRequest, plan: Plan) -> list[tuple[str, str]]:
+    """The formulas behind ``plan``, with its numbers, from the same serving model the search used:
+    (name, formula with the numbers put in)."""
+    gpu, eff = catalog.gpu(plan.gpu), catalog.efficiency
+    replica = Replica(gpu, request.model, plan.precision, plan.kv_precision, plan.gpus_per_replica, eff,
+                      request.prompt_tokens, request.output_tokens)
+    step = replica.mixed_step(plan.concurrency)
+    tp, top = plan.gpus_per_replica, plan.max_concurrency
+    weights = memory.weight_bytes(request.model.params, plan.precision)
+    kv = memory.kv_bytes_per_token_per_gpu(request.model, plan.precision, tp, plan.kv_precision)
+    context = request.prompt_tokens + request.output_tokens
+    seconds = eff.hours_per_month * SECONDS_PER_MONTH_PER_HOUR
+    tokens = plan.load_rps * seconds * context
+    return [
+        ("memory", f"per GPU: {gb(weights)} weights / {tp} + {replica.max_sequences():,} sequences x {context:,} tokens x "
+                   f"{kv:,.0f} B of KV cache fit in {gb(memory.usable_memory_bytes(gpu, eff))} usable"),
+        ("iteration", f"at {plan.concurrency:,.1f} sequences: overhead {step.overhead_s * 1e3:.2f} ms + max(weights "
+                      f"{step.weights_s * 1e3:.2f}, matmul {step.matmul_s * 1e3:.2f}) + max(KV {step.kv_s * 1e3:.2f}, attention "
+                      f"{step.attention_s * 1e3:.2f}) + all-reduce {step.communication_s * 1e3:.2f} = TPOT {step.total_s * 1e3:.1f} ms"),
+        ("capacity", f"most concurrency within TPOT {request.targets.tpot_ms:g} ms: {top:,}; a replica completes "
+                     f"{top:,} / ({request.output_tokens} x {replica.tpot_s(top) * 1e3:.1f} ms) = {plan.capacity_rps:,.2f} requests/s"),
+        ("replicas", f"ceil({plan.peak_rps:,.2f} requests/s at the peak / ({request.traffic.headroom:g} x {plan.capacity_rps:,.2f})) "
+                     f"= {math.ceil(plan.peak_rps / (request.traffic.headroom * plan.capacity_rps) - 1e-9)}; with TTFT "
+                     f"{plan.ttft_ms:,.0f} ms <= {request.targets.ttft_ms:g} ms: {plan.replicas}"),
+        ("monthly cost", f"{plan.replicas} replicas x {tp} GPUs x ${plan.price_usd_per_hour:.2f} x {eff.hours_per_month:g} h "
+                         f"= ${plan.monthly_cost_usd:,.0f}"),
+        ("cost per million tokens", f"${plan.monthly_cost_usd:,.0f} / ({plan.load_rps:,.2f} requests/s x {seconds:,.0f} s x "
+                                    f"{context:,} tokens) x 1e6 = ${plan.usd_per_million_tokens:.3f}"
+                                    + (f" ({tokens / 1e9:,.1f}B tokens a month)" if tokens else "")),
+    ]

@@ -4,51 +4,99 @@ guided session."""
 from __future__ import annotations
 
 import json
+from typing import Optional
 
+from ..decide.decision import DECISION_JSON_VERSION
 from ..defaults import SEED_PAIR
 from .term import PLAIN
-from .text import JSON_VERSION, money, number, percent, table
+from .text import money, number, table, wrapped
 
 
 # --- decisions ----------------------------------------------------------------------------------
 
-def _cost_cells(decision) -> list[str]:
-    cells = []
-    for gpu, c in decision.costs.items():
-        if c.get("fits") and c.get("cost_per_million_tokens") is not None:
-            cells.append(f"{gpu} {money(c['cost_per_million_tokens'])} ({c['gpus']} GPU{'s' if c['gpus'] > 1 else ''})")
-        else:
-            cells.append(f"{gpu} does not fit")
-    return cells
+LABEL = 14  # the width of the labels of a decision block ("  verdict     ")
 
 
-def decision_block(d, palette=PLAIN, short_revision: int = 12) -> str:
-    """One decision for people: the verdict first, then the reasons and the cost per GPU."""
-    rec = d.recommendation
-    lines = [palette.bold(f"{d.scenario}") + palette.dim(f"  ({d.source})"),
-             f"  verdict     {palette.green(palette.bold(rec.text if rec else '(no recommendation)'))}  ->  "
-             f"{palette.bold(rec.gpu if rec else '-')}   {palette.dim('[' + (rec.rule if rec else '-') + ']')}"]
+def plan_line(plan: dict) -> str:
+    """A plan's shape and bill in one line."""
+    if not plan.get("feasible"):
+        return plan.get("reason") or "no plan"
+    return (f"{plan['precision']} · {plan['gpus_per_replica']} x {plan['replicas']} = {plan['total_gpus']} GPUs · "
+            f"{money(plan['monthly_cost_usd'], 0)} a month · {money(plan['usd_per_million_tokens'], 3)} per million tokens · "
+            f"TPOT {plan['tpot_ms']:.0f} ms, TTFT {plan['ttft_ms']:,.0f} ms at the peak")
+
+
+def _verdict_plan_lines(verdict) -> list[str]:
+    return [f"{gpu}: {plan_line(plan)}" if len(verdict.plans) > 1 else plan_line(plan) for gpu, plan in verdict.plans.items()]
+
+
+def decision_block(d, palette=PLAIN, short_revision: int = 12, width: Optional[int] = None) -> str:
+    """One decision for people: the verdict with its plan first, then the general answer, the
+    findings, the reasons, and every GPU's plan."""
+    v, g = d.verdict, d.general_answer
+    lines = [palette.bold(f"{d.scenario}") + palette.dim(f"  ({d.source})")]
+    head = (f"{palette.green(palette.bold(v.text))}  ->  {palette.bold(v.gpu)}   {palette.dim('[' + v.rule + ']')}" if v
+            else "(no verdict)")
+    lines.append(f"  verdict     {head}")
+    if v:
+        for line in _verdict_plan_lines(v):
+            lines += wrapped(" " * LABEL, line, width, LABEL)
+    if g:
+        answer = f"{g.text} [{g.rule}]: " + (v.general_answer if v else "holds")
+        lines += wrapped("  general     ", answer, width, LABEL)
+    for f in d.findings:
+        lines += wrapped("  finding     ", f.text, width, LABEL)
     for f in d.factors:
-        lines.append(f"  factor      {f.factor}: {palette.cyan(f.choice)} - {f.reason}")
+        lines += wrapped("  factor      ", f"{f.factor}: {palette.cyan(f.choice)} - {f.reason}", width, LABEL)
     for a in d.advantages:
-        lines.append(f"  advantage   {palette.cyan(a.gpu)} {a.id}: {a.reason}")
-    for o in d.overridden:
-        lines.append(palette.dim(f"  overridden  {o.rule} (by {o.by})"))
-    pair = [c for c in _cost_cells(d) if c.split()[0] in SEED_PAIR]
-    lines.append(f"  $/M tokens  {' · '.join(pair)}")
+        lines += wrapped("  advantage   ", f"{palette.cyan(a.gpu)} {a.id}: {a.reason}", width, LABEL)
     for note in d.notes:
-        if note.startswith("can_afford_h100"):
-            lines.append(f"  note        {note}")
+        lines += wrapped("  note        ", note, width, LABEL)
+    lines.append(f"  plans       {plans_cells(d)}")
     lines.append(palette.dim(f"  rules       {d.rules_revision[:short_revision]} · decision {d.decision_id}"))
     return "\n".join(lines)
 
 
-def decision_piece(d, fmt: str, palette=PLAIN) -> str:
+def plans_cells(d) -> str:
+    """Every GPU with a plan, cheapest first, as "gpu $monthly"; the seed's pair always."""
+    feasible = sorted(((gpu, p) for gpu, p in d.plans.items() if p.get("feasible")), key=lambda gp: gp[1]["monthly_cost_usd"])
+    cells = [f"{gpu} {money(p['monthly_cost_usd'], 0)}" for gpu, p in feasible]
+    cells += [f"{gpu} no plan" for gpu in SEED_PAIR if gpu in d.plans and not d.plans[gpu].get("feasible")]
+    return " · ".join(cells) or "none"
+
+
+def plans_table(d, width: Optional[int] = None) -> str:
+    """The plans behind a decision: every GPU with a plan (the seed's pair always), the verdict's
+    marked, each other with why it lost."""
+    chosen = set(d.verdict.gpu.split("+")) if d.verdict else set()
+    base = min((p["monthly_cost_usd"] for gpu, p in d.plans.items() if gpu in chosen and p.get("feasible")), default=None)
+    order = sorted(d.plans.items(), key=lambda gp: (not gp[1].get("feasible"), gp[1].get("monthly_cost_usd", 0)))
+    rows = []
+    for gpu, p in order:
+        if not p.get("feasible"):
+            if gpu in SEED_PAIR:
+                rows.append(["", gpu, "-", "-", "-", "-", "-", "-", p.get("reason") or "no plan"])
+            continue
+        if gpu in chosen:
+            why = "the verdict"
+        elif base:
+            extra = p["monthly_cost_usd"] - base
+            why = f"+{money(extra, 0)} a month (+{extra / base:.0%})" if extra > 0 else f"{money(-extra, 0)} a month less; see the findings"
+        else:
+            why = ""
+        rows.append(["*" if gpu in chosen else "", gpu, p["precision"], f"{p['gpus_per_replica']} x {p['replicas']}",
+                     money(p["monthly_cost_usd"], 0), money(p["usd_per_million_tokens"], 3), number(p["tpot_ms"], 1),
+                     number(p["ttft_ms"], 0), why])
+    headers = ["", "GPU", "precision", "GPUs", "$ a month", "$/M tokens", "TPOT ms", "TTFT ms", ""]
+    return table(headers, rows, right=range(3, 8), width=width)
+
+
+def decision_piece(d, fmt: str, palette=PLAIN, width: Optional[int] = None) -> str:
     """One decision in an output format, without the separators a stream adds around it."""
     if fmt == "json":  # one decision a line: the C encoder, and easy to grep
         return d.json_text()
     if fmt == "table":
-        return decision_block(d, palette)
+        return decision_block(d, palette, width=width)
     if fmt == "csv":
         return _csv_line(_flat_row(d))
     return _markdown_row(d) + "\n"
@@ -57,7 +105,7 @@ def decision_piece(d, fmt: str, palette=PLAIN) -> str:
 class DecisionStream:
     """Decisions written as they come, so that memory does not grow with the batch.
 
-    The JSON form is ``{"version": 1, "decisions": [...], "errors": [...]}``, written piece by
+    The JSON form is ``{"version": 2, "decisions": [...], "errors": [...]}``, written piece by
     piece, one decision a line.
     """
 
@@ -67,7 +115,7 @@ class DecisionStream:
     def write(self, piece: str) -> None:
         """Write one decision, rendered by ``decision_piece`` (perhaps in another process)."""
         if self.fmt == "json":
-            head = '{"version": %d,\n"decisions": [\n' % JSON_VERSION if self.count == 0 else ",\n"
+            head = '{"version": %d,\n"decisions": [\n' % DECISION_JSON_VERSION if self.count == 0 else ",\n"
         elif self.fmt == "table":
             head = "\n\n" if self.count else ""
         elif self.fmt == "csv":
@@ -79,7 +127,7 @@ class DecisionStream:
 
     def close(self, failures) -> None:
         if self.fmt == "json":
-            head = '{"version": %d,\n"decisions": [' % JSON_VERSION if self.count == 0 else ""
+            head = '{"version": %d,\n"decisions": [' % DECISION_JSON_VERSION if self.count == 0 else ""
             errors = [json.dumps(f.to_json(), ensure_ascii=False) for f in failures]
             self.out.write(head + ("\n],\n" if self.count else "],\n") + '"errors": ['
                            + ("\n" + ",\n".join(errors) + "\n]" if errors else "]") + "}\n")
@@ -97,52 +145,53 @@ def _csv_line(row) -> str:
 
 
 def _flat_row(d) -> list:
-    rec = d.recommendation
-    costs = [d.costs.get(g, {}).get("cost_per_million_tokens") for g in SEED_PAIR]
-    return [d.scenario, d.source, *((rec.id, rec.text, rec.gpu, rec.rule) if rec else (None,) * 4),
-            *["" if c is None else f"{c:.4f}" for c in costs],
+    v, g = d.verdict, d.general_answer
+    plan = next(iter(v.plans.values()), {}) if v else {}
+    return [d.scenario, d.source, *((v.id, v.text, v.gpu, v.rule) if v else (None,) * 4),
+            plan.get("precision", ""), plan.get("total_gpus", ""), "" if "monthly_cost_usd" not in plan else f"{plan['monthly_cost_usd']:.2f}",
+            "" if "usd_per_million_tokens" not in plan else f"{plan['usd_per_million_tokens']:.4f}",
+            *((g.id, g.text) if g else ("", "")), v.general_answer if v else "", (v.overturned_by or "") if v else "",
+            " ".join(f.id for f in d.findings),
             " ".join(f"{f.factor}={f.choice}" for f in d.factors),
             " ".join(f"{a.gpu}:{a.id}" for a in d.advantages),
             " ".join(f.rule for f in d.fired_rules), d.rules_revision, d.decision_id]
 
 
-FLAT_HEADERS = ["scenario", "source", "recommendation", "text", "gpu", "rule", "a100_80gb_usd_per_m_tokens",
-                "h100_80gb_usd_per_m_tokens", "factors", "advantages", "fired_rules", "rules_revision", "decision_id"]
+FLAT_HEADERS = ["scenario", "source", "verdict", "text", "gpu", "rule", "precision", "total_gpus", "monthly_cost_usd",
+                "usd_per_million_tokens", "general_answer", "general_text", "general_answer_holds", "overturned_by", "findings",
+                "factors", "advantages", "fired_rules", "rules_revision", "decision_id"]
 
 
-MARKDOWN_HEAD = ["| scenario | verdict | GPU | A100 $/M tokens | H100 $/M tokens | advantages | rule |", "|---|---|---|---|---|---|---|"]
+MARKDOWN_HEAD = ["| scenario | verdict | GPU | $ a month | general answer | holds | findings |", "|---|---|---|---|---|---|---|"]
 
 
 def _markdown_row(d) -> str:
     row = _flat_row(d)
-    cells = [row[0], row[3], row[4], row[6], row[7], row[9], row[5]]
+    cells = [row[0], row[3], row[4], money(float(row[8]), 0) if row[8] else "", row[11], row[12], row[14]]
     return "| " + " | ".join(str(c or "").replace("|", "\\|") for c in cells) + " |"
 
 
-def ask_summary(d, rule_title: str, palette=PLAIN, recorded: bool = True) -> str:
-    """The end of a guided session: the verdict, then the cost comparison, then the reasons."""
-    rec = d.recommendation
-    lines = [f"{palette.bold('Recommendation:')} {palette.green(palette.bold(rec.text if rec else '(none)'))}  ->  "
-             f"{palette.bold(rec.gpu if rec else '-')}",
-             "", palette.bold("Cost comparison")]
-    rows = []
-    for gpu in SEED_PAIR:
-        c = d.costs.get(gpu, {})
-        if c.get("fits"):
-            rows.append([gpu, c["gpus"] * c["replicas"], money(c["cost_per_million_tokens"]), money(c["monthly_cost_usd"], 0),
-                         number(c["decode_ms_per_token"], 1), f"{c['tokens_per_s_per_gpu']:,.0f}", percent(c["utilization"])])
-        else:
-            rows.append([gpu, "-", "does not fit", "-", "-", "-", "-"])
-    lines += ["  " + line for line in table(["GPU", "GPUs", "$/M tokens", "per month", "ms/token", "tokens/s/GPU", "busy"], rows,
-                                            right=[1, 2, 3, 4, 5, 6]).splitlines()]
+def ask_summary(d, palette=PLAIN, recorded: bool = True, width: Optional[int] = None) -> str:
+    """The end of a guided session: the verdict, the plans, the findings, the general answer, the reasons."""
+    v, g = d.verdict, d.general_answer
+    lines = [f"{palette.bold('Verdict:')} {palette.green(palette.bold(v.text if v else '(none)'))}  ->  {palette.bold(v.gpu if v else '-')}"]
+    if v:
+        lines += ["  " + line for line in _verdict_plan_lines(v)]
+    if g:
+        lines += wrapped(f"{palette.bold('General answer:')} ", f"{g.text}: " + (v.general_answer if v else "holds"), width, 2)
+    lines += ["", palette.bold("Plans (cheapest deployment per GPU for this load)")]
+    lines += ["  " + line for line in plans_table(d, width - 2 if width else None).splitlines()]
+    if d.findings:
+        lines += ["", palette.bold("Findings")]
+        for f in d.findings:
+            lines += wrapped("  ", f.text, width, 2)
     lines += ["", palette.bold("Why")]
-    lines.append(f"  {rule_title} ({rec.rule if rec else '-'})")
     for f in d.factors:
-        lines.append(f"  factor {f.factor}: {palette.cyan(f.choice)} - {f.reason}")
+        lines += wrapped("  ", f"factor {f.factor}: {palette.cyan(f.choice)} - {f.reason}", width, 2)
     for a in d.advantages:
-        lines.append(f"  {palette.cyan(a.gpu)} advantage {a.id}: {a.reason}")
+        lines += wrapped("  ", f"{palette.cyan(a.gpu)} advantage {a.id}: {a.reason}", width, 2)
     for note in d.notes:
-        lines.append(f"  note: {note}")
+        lines += wrapped("  ", f"note: {note}", width, 2)
     lines.append("")
     tail = f"decision {d.decision_id}" + (" (recorded)" if recorded else "")
     lines.append(palette.dim(f"{tail}; the full derivation: advisor explain --id {d.decision_id[:8]}" if recorded else tail))

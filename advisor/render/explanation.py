@@ -12,10 +12,14 @@ from .text import format_value
 
 def explanation_text(expl, palette=PLAIN) -> str:
     d = expl.decision
-    rec = d["recommendation"]
+    rec = d.get("verdict") or d.get("recommendation") or {}
+    general = d.get("general_answer") or {}
     lines = [palette.bold(f"{d['scenario']}") + palette.dim(f"  ({d['source']}) · decision {d['decision_id']}"),
              f"verdict: {palette.green(palette.bold(rec.get('text', '(none)')))} -> {palette.bold(rec.get('gpu', '-'))}  "
-             + palette.dim(f"[{rec.get('rule', '-')}]"), "", palette.bold("derivation")]
+             + palette.dim(f"[{rec.get('rule', '-')}]")]
+    if general:
+        lines.append(f"general answer: {general.get('text')} [{general.get('rule')}]: {rec.get('general_answer', 'holds')}")
+    lines += ["", palette.bold("derivation")]
 
     def walk(node, depth: int) -> None:
         pad = "  " * depth
@@ -72,5 +76,6 @@ def replay_text(replay, palette=PLAIN) -> str:
     for c in r["changes"]:
         lines.append(f"{palette.yellow('changed')}    {c['what']}: {format_value(c['before'])} -> {format_value(c['after'])}")
     if r["replayed"] is not None:
-        lines.append(f"now        {r['replayed']['recommendation'].get('text')} -> {r['replayed']['recommendation'].get('gpu')}")
+        now = r["replayed"]["verdict"]
+        lines.append(f"now        {now.get('text')} -> {now.get('gpu')}")
     return "\n".join(lines)

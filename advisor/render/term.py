@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TextIO
+from typing import Optional, TextIO
 
 _CODES = {"bold": "1", "dim": "2", "green": "32", "yellow": "33", "red": "31", "cyan": "36"}
 
@@ -67,3 +67,12 @@ class Progress:
         if self.shown:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
+
+
+def width(stream: TextIO) -> Optional[int]:
+    """The terminal's width, for text that should fit it; None when ``stream`` is not a terminal."""
+    if not (hasattr(stream, "isatty") and stream.isatty()):
+        return None
+    import shutil
+
+    return shutil.get_terminal_size((100, 24)).columns

@@ -6,6 +6,7 @@ Renderers return strings; the CLI decides where they go (data to stdout, message
 from __future__ import annotations
 
 import json
+import textwrap
 from typing import Any, Iterable, Optional, Sequence
 
 from ..rules.language import value_text as format_value  # noqa: F401 - how a fact value reads, for every renderer
@@ -13,23 +14,42 @@ from ..rules.language import value_text as format_value  # noqa: F401 - how a fa
 JSON_VERSION = 1
 
 
-def to_json(payload: dict) -> str:
+def to_json(payload: dict, version: int = JSON_VERSION) -> str:
     """Stable JSON: ``version`` first, keys in the order given, no NaN."""
-    return json.dumps({"version": JSON_VERSION, **payload}, indent=2, allow_nan=False, ensure_ascii=False)
+    return json.dumps({"version": version, **payload}, indent=2, allow_nan=False, ensure_ascii=False)
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, right: Iterable[int] = ()) -> str:
-    """Columns padded to their widest cell; columns in ``right`` are right-aligned (numbers)."""
+MIN_WRAPPED_COLUMN = 24  # the last column is wrapped to fit a terminal, never narrower than this
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, right: Iterable[int] = (), width: Optional[int] = None) -> str:
+    """Columns padded to their widest cell; columns in ``right`` are right-aligned (numbers).
+
+    With ``width`` (a terminal's), the last column (the words) wraps so that lines fit it."""
     cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    if width and sum(widths) + 2 * (len(widths) - 1) > width:
+        widths[-1] = max(MIN_WRAPPED_COLUMN, width - sum(widths[:-1]) - 2 * (len(widths) - 1))
     right = set(right)
     lines = []
     for n, row in enumerate(cells):
-        parts = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
-        lines.append("  ".join(parts).rstrip())
+        head, last = row[:-1], textwrap.wrap(row[-1], widths[-1]) or [""] if len(row[-1]) > widths[-1] else [row[-1]]
+        for k, piece in enumerate(last):
+            values = head if k == 0 else [""] * len(head)
+            parts = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(values + [piece], widths))]
+            lines.append("  ".join(parts).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def wrapped(label: str, text: str, width: Optional[int], indent: int) -> list[str]:
+    """``label`` then ``text``, continued under the text's start when a terminal's ``width`` is known."""
+    first = f"{label}{text}"
+    if not width or len(first) <= width:
+        return [first]
+    pieces = textwrap.wrap(text, max(MIN_WRAPPED_COLUMN, width - indent))
+    return [label + pieces[0]] + [" " * indent + p for p in pieces[1:]]
 
 
 def money(value: Optional[float], places: int = 2) -> str:

@@ -22,6 +22,7 @@ test in tests/test_engine.py (see shared/notes/durable-rules.md for the measurem
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 import threading
@@ -91,7 +92,7 @@ class Engine:
         self._read: dict[str, list[str]] = {}
         definitions = {}
         for rs in book.rulesets:
-            name = f"{rs.name}_{book.revision[:16]}"
+            name = f"{rs.name}_{hashlib.sha256(book.revision.encode()).hexdigest()[:16]}"
             self._names[rs.name] = name
             self._read[rs.name] = sorted({f for rule in rs.rules for f in facts_of(rule.when) if not f.startswith(DERIVED)})
             definitions[name] = {rule.id: self._compile_rule(rule) for rule in rs.rules}

@@ -117,7 +117,7 @@ class Threshold:
 
 #: What each kind of action carries: the keys it requires (more may follow, such as ``seed``).
 ACTION_SHAPES = {"outcome": ("id", "text", "gpu"), "advantage": ("gpu", "id", "reason"),
-                 "factor": ("factor", "choice", "reason")}
+                 "factor": ("factor", "choice", "reason"), "finding": ("id", "text")}
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,7 @@ class Then:
     outcome: Optional[dict] = None  # {id, text, gpu}: templates filled with fact values
     advantage: Optional[dict] = None  # {gpu, id, reason, ...}
     factor: Optional[dict] = None  # {factor, choice, reason, ...}
+    finding: Optional[dict] = None  # {id, text, ...}: what a check found, with its numbers
     asserts: tuple = ()  # derived fact names, without the "derived." prefix
 
 
@@ -144,7 +145,7 @@ class Rule:
     def only_asserts(self) -> bool:
         """A rule whose only effect is derived flags (explanations show it under their readers)."""
         t = self.then
-        return bool(t.asserts) and not (t.outcome or t.advantage or t.factor)
+        return bool(t.asserts) and not (t.outcome or t.advantage or t.factor or t.finding)
 
 
 @dataclass(frozen=True)

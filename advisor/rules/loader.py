@@ -205,7 +205,7 @@ class _Reader:
 
     def then(self, raw, path: tuple, rule_id: str, policy) -> Then:
         if not isinstance(raw, dict) or not raw:
-            self.err(path, f"{rule_id}: then: needs outcome, advantage, factor or assert")
+            self.err(path, f"{rule_id}: then: needs outcome, advantage, factor, finding or assert")
             return Then()
         parts = {}
         for key, value in raw.items():
@@ -216,7 +216,7 @@ class _Reader:
                 if action is not None:
                     parts[key] = action
             else:
-                self.err(path + (key,), f"unknown action {key!r} (outcome, advantage, factor, assert)")
+                self.err(path + (key,), f"unknown action {key!r} (outcome, advantage, factor, finding, assert)")
         if policy == "first" and "outcome" not in parts:
             self.err(path, f"{rule_id}: a rule of a first-hit ruleset sets an outcome")
         if policy == "collect" and "outcome" in parts:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..catalog.load import Catalog
 from ..catalog.precisions import KvPrecision, Precision
-from ..defaults import (DEFAULT_BATCH, DEFAULT_HEADROOM, DEFAULT_MODEL, DEFAULT_OUTPUT_TOKENS, DEFAULT_PEAK_TO_AVERAGE,
+from ..defaults import (A100, DEFAULT_BATCH, DEFAULT_HEADROOM, DEFAULT_MODEL, DEFAULT_OUTPUT_TOKENS, DEFAULT_PEAK_TO_AVERAGE,
                         DEFAULT_PROMPT_TOKENS, DEFAULT_TPOT_MS, DEFAULT_TTFT_MS)
 from ..errors import InputError, suggest
 
@@ -53,6 +53,12 @@ class Context(_Strict):
     optimize_for: Optional[OptimizeFor] = Field(None, description="what matters most")
     stage: Optional[Stage] = Field(None, description="experimentation or production")
     h100_wait_weeks: Optional[float] = Field(None, ge=0, le=520, description="how long H100 capacity takes to get, in weeks")
+    needed_in_weeks: Optional[float] = Field(None, ge=0, le=520, description="when the capacity is needed, in weeks from now")
+    fleet_gpu: str = Field(A100, min_length=1, max_length=100, description="the catalog GPU of the existing fleet")
+    fleet_gpus: Optional[int] = Field(None, ge=1, le=1_000_000, description="GPUs in the existing fleet; with utilization it gives "
+                                      "the fleet's load, when the workload states none")
+    spot_availability: Optional[float] = Field(None, gt=0, le=1, description="expected share of hours H100 spot capacity is there "
+                                               "(0.7 = 70%); with can_use_spot it costs the seed's spot mix")
 
     @model_validator(mode="after")
     def _fleet_needs_utilization(self) -> "Context":
@@ -108,14 +114,15 @@ class Scenario(_Strict):
     name: Optional[str] = Field(None, min_length=1, max_length=200, description="default: the file's stem")
     context: Context = Field(Context(), description="the team's situation (every field has a default)")
     workload: WorkloadSpec = Field(WorkloadSpec(), description="what is served (every field has a default)")
-    prices: dict[str, float] = Field(default_factory=dict, description="USD per GPU-hour by catalog GPU id")
+    prices: dict[str, float] = Field(default_factory=dict, description="on-demand USD per GPU-hour by catalog GPU id")
+    spot_prices: dict[str, float] = Field(default_factory=dict, description="spot USD per GPU-hour by catalog GPU id")
 
     @model_validator(mode="after")
     def _prices_positive(self) -> "Scenario":
-        for gpu_id, price in self.prices.items():
-            if not MIN_PRICE <= price <= MAX_PRICE:
-                raise FieldProblem(("prices", gpu_id), f"a price is {MIN_PRICE:g} to {MAX_PRICE:g} USD per GPU-hour",
-                                   ("prices", gpu_id))
+        for table in ("prices", "spot_prices"):
+            for gpu_id, price in getattr(self, table).items():
+                if not MIN_PRICE <= price <= MAX_PRICE:
+                    raise FieldProblem((table, gpu_id), f"a price is {MIN_PRICE:g} to {MAX_PRICE:g} USD per GPU-hour", (table, gpu_id))
         return self
 
     @property
@@ -129,9 +136,14 @@ def check_against_catalog(s: Scenario, catalog: Catalog) -> None:
     if w.model is not None and w.model not in catalog.models:
         raise InputError(f"workload.model: unknown model {w.model!r}", _close(w.model, catalog.models) or "`advisor models` lists them",
                          ("workload", "model"))
-    for gpu_id in s.prices:
-        if gpu_id not in catalog.gpus:
-            raise InputError(f"prices.{gpu_id}: unknown GPU {gpu_id!r}", _close(gpu_id, catalog.gpus) or "`advisor gpus` lists them", ("prices", gpu_id))
+    for table in ("prices", "spot_prices"):
+        for gpu_id in getattr(s, table):
+            if gpu_id not in catalog.gpus:
+                raise InputError(f"{table}.{gpu_id}: unknown GPU {gpu_id!r}", _close(gpu_id, catalog.gpus) or "`advisor gpus` lists them",
+                                 (table, gpu_id))
+    if s.context.fleet_gpu not in catalog.gpus:
+        raise InputError(f"context.fleet_gpu: unknown GPU {s.context.fleet_gpu!r}", _close(s.context.fleet_gpu, catalog.gpus)
+                         or "`advisor gpus` lists them", ("context", "fleet_gpu"))
     if s.context.using_fp8 and w.precision not in (None, "fp8"):
         raise InputError(
             f"workload.precision: {w.precision} contradicts context.using_fp8: true", "set precision: fp8 or using_fp8: false",
