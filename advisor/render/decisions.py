@@ -7,39 +7,40 @@ import json
 
 from ..defaults import SEED_PAIR
 from .term import PLAIN
-from .text import JSON_VERSION, money, number, percent, table
+from .text import JSON_VERSION, money, number, percent, safe, table
 
 
 # --- decisions ----------------------------------------------------------------------------------
 
-def _cost_cells(decision) -> list[str]:
+def _cost_cells(decision) -> list[tuple[str, str]]:
     cells = []
     for gpu, c in decision.costs.items():
         if c.get("fits") and c.get("cost_per_million_tokens") is not None:
-            cells.append(f"{gpu} {money(c['cost_per_million_tokens'])} ({c['gpus']} GPU{'s' if c['gpus'] > 1 else ''})")
+            cells.append((gpu, f"{safe(gpu)} {money(c['cost_per_million_tokens'])} ({c['gpus']} GPU{'s' if c['gpus'] > 1 else ''})"))
         else:
-            cells.append(f"{gpu} does not fit")
+            cells.append((gpu, f"{safe(gpu)} does not fit"))
     return cells
 
 
 def decision_block(d, palette=PLAIN, short_revision: int = 12) -> str:
-    """One decision for people: the verdict first, then the reasons and the cost per GPU."""
+    """One decision for people: the verdict first, then the reasons and the cost per GPU.
+    Every text in it is ``safe``: a decision carries names and reasons from input files."""
     rec = d.recommendation
-    lines = [palette.bold(f"{d.scenario}") + palette.dim(f"  ({d.source})"),
-             f"  verdict     {palette.green(palette.bold(rec.text if rec else '(no recommendation)'))}  ->  "
-             f"{palette.bold(rec.gpu if rec else '-')}   {palette.dim('[' + (rec.rule if rec else '-') + ']')}"]
+    lines = [palette.bold(safe(d.scenario)) + palette.dim(f"  ({safe(d.source)})"),
+             f"  verdict     {palette.green(palette.bold(safe(rec.text) if rec else '(no recommendation)'))}  ->  "
+             f"{palette.bold(safe(rec.gpu) if rec else '-')}   {palette.dim('[' + (safe(rec.rule) if rec else '-') + ']')}"]
     for f in d.factors:
-        lines.append(f"  factor      {f.factor}: {palette.cyan(f.choice)} - {f.reason}")
+        lines.append(f"  factor      {safe(f.factor)}: {palette.cyan(safe(f.choice))} - {safe(f.reason)}")
     for a in d.advantages:
-        lines.append(f"  advantage   {palette.cyan(a.gpu)} {a.id}: {a.reason}")
+        lines.append(f"  advantage   {palette.cyan(safe(a.gpu))} {safe(a.id)}: {safe(a.reason)}")
     for o in d.overridden:
-        lines.append(palette.dim(f"  overridden  {o.rule} (by {o.by})"))
-    pair = [c for c in _cost_cells(d) if c.split()[0] in SEED_PAIR]
+        lines.append(palette.dim(f"  overridden  {safe(o.rule)} (by {safe(o.by)})"))
+    pair = [text for gpu, text in _cost_cells(d) if gpu in SEED_PAIR]
     lines.append(f"  $/M tokens  {' · '.join(pair)}")
     for note in d.notes:
         if note.startswith("can_afford_h100"):
-            lines.append(f"  note        {note}")
-    lines.append(palette.dim(f"  rules       {d.rules_revision[:short_revision]} · decision {d.decision_id}"))
+            lines.append(f"  note        {safe(note)}")
+    lines.append(palette.dim(f"  rules       {safe(d.rules_revision[:short_revision])} · decision {safe(d.decision_id)}"))
     return "\n".join(lines)
 
 
@@ -88,11 +89,12 @@ class DecisionStream:
 
 
 def _csv_line(row) -> str:
+    """One CSV record; its text ``safe`` (no raw newline or escape code, so one record is one line)."""
     import csv
     import io
 
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow(row)
+    csv.writer(out, lineterminator="\n").writerow([safe(c) if isinstance(c, str) else c for c in row])
     return out.getvalue()
 
 
@@ -116,14 +118,14 @@ MARKDOWN_HEAD = ["| scenario | verdict | GPU | A100 $/M tokens | H100 $/M tokens
 def _markdown_row(d) -> str:
     row = _flat_row(d)
     cells = [row[0], row[3], row[4], row[6], row[7], row[9], row[5]]
-    return "| " + " | ".join(str(c or "").replace("|", "\\|") for c in cells) + " |"
+    return "| " + " | ".join(safe(c or "").replace("|", "\\|") for c in cells) + " |"
 
 
 def ask_summary(d, rule_title: str, palette=PLAIN, recorded: bool = True) -> str:
     """The end of a guided session: the verdict, then the cost comparison, then the reasons."""
     rec = d.recommendation
-    lines = [f"{palette.bold('Recommendation:')} {palette.green(palette.bold(rec.text if rec else '(none)'))}  ->  "
-             f"{palette.bold(rec.gpu if rec else '-')}",
+    lines = [f"{palette.bold('Recommendation:')} {palette.green(palette.bold(safe(rec.text) if rec else '(none)'))}  ->  "
+             f"{palette.bold(safe(rec.gpu) if rec else '-')}",
              "", palette.bold("Cost comparison")]
     rows = []
     for gpu in SEED_PAIR:
@@ -136,13 +138,13 @@ def ask_summary(d, rule_title: str, palette=PLAIN, recorded: bool = True) -> str
     lines += ["  " + line for line in table(["GPU", "GPUs", "$/M tokens", "per month", "ms/token", "tokens/s/GPU", "busy"], rows,
                                             right=[1, 2, 3, 4, 5, 6]).splitlines()]
     lines += ["", palette.bold("Why")]
-    lines.append(f"  {rule_title} ({rec.rule if rec else '-'})")
+    lines.append(f"  {safe(rule_title)} ({safe(rec.rule) if rec else '-'})")
     for f in d.factors:
-        lines.append(f"  factor {f.factor}: {palette.cyan(f.choice)} - {f.reason}")
+        lines.append(f"  factor {safe(f.factor)}: {palette.cyan(safe(f.choice))} - {safe(f.reason)}")
     for a in d.advantages:
-        lines.append(f"  {palette.cyan(a.gpu)} advantage {a.id}: {a.reason}")
+        lines.append(f"  {palette.cyan(safe(a.gpu))} advantage {safe(a.id)}: {safe(a.reason)}")
     for note in d.notes:
-        lines.append(f"  note: {note}")
+        lines.append(f"  note: {safe(note)}")
     lines.append("")
     tail = f"decision {d.decision_id}" + (" (recorded)" if recorded else "")
     lines.append(palette.dim(f"{tail}; the full derivation: advisor explain --id {d.decision_id[:8]}" if recorded else tail))
