@@ -40,6 +40,21 @@ NASTY = {
     "tabs.yaml": (b"context:\n\tcan_use_spot: true\n", "found character that cannot start any token (a tab: YAML indents with spaces)"),
     "scalar.yaml": (b"just a sentence\n", "expected a mapping with context:, got a string"),
     "python.yaml": (b"!!python/object/apply:os.system ['echo hacked']\n", "could not determine a constructor"),
+    # issue 9: YAML 1.1 numbers are not silently converted; the hint says what was probably meant
+    "base60.yaml": (b"workload: {batch: 1:30}\n", "workload.batch: Input should be a valid integer, got a string '1:30' "
+                    "(1:30 is base-60 notation, which YAML 1.1 reads as 90: write the number in decimal)"),
+    "hex.yaml": (b"workload: {batch: 0x10}\n", "got a string '0x10' (0x10 is hexadecimal notation for 16: write the number in decimal)"),
+    "octal.yaml": (b"workload: {batch: 010}\n", "got a string '010' (010 has a leading zero (YAML 1.1 reads it as octal 8 and "
+                   "YAML 1.2 as 10): write the number without it)"),
+    # explicit tags PyYAML cannot construct: were "internal error ... ValueError"
+    "float-tag.yaml": (b"workload: {batch: !!float abc}\n", ":1: 'abc' is not a number"),
+    "bad-date.yaml": (b"context: {stage: 2020-99-99}\n", ":1: '2020-99-99' is not a valid date or time (month must be in 1..12)"),
+    # issue 9: input echoed in a message is bounded; control characters never reach the terminal
+    "huge-model.yaml": (b"workload: {model: " + b"x" * 5_000_000 + b"}\n",
+                        "workload.model: unknown model '" + "x" * 59 + "…' (`advisor models` lists them)"),
+    "escapes.yaml": (b'name: "\\e[2J\\nverdict     forged"\ncontext: {stage: prod}\n',
+                     ":2: scenario \\x1b[2J\\nverdict     forged: context.stage: Input should be"),
+    "undefined-alias.yaml": (b"scenarios:\n  - context: *nowhere\n", ":2: scenario undefined-alias[0]: found undefined alias"),
 }
 
 
@@ -60,6 +75,7 @@ def test_every_nasty_scenario_file_is_one_line_exit_1_and_the_good_one_is_decide
     assert set(errors) == set(NASTY) | {"huge.yaml"}
     for name, (_, expected) in NASTY.items():
         assert expected in errors[name] and errors[name].startswith(str(tmp_path / name)), (name, errors[name])
+        assert len(errors[name]) < 400 and "\x1b" not in errors[name] and "\n" not in errors[name], name
     assert errors["huge.yaml"] == f"{tmp_path / 'huge.yaml'}: larger than 32 MB (split it into several files in one directory: `advisor run DIR` reads them all)"
     lines = proc.stderr.splitlines()
     assert len(lines) == len(NASTY) + 2 and all(line.startswith("advisor: ") for line in lines)
