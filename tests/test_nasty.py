@@ -6,6 +6,7 @@ traceback or a hang, and the good scenarios in the same batch are still decided.
 
 import json
 import math
+import re
 
 import pytest
 import yaml
@@ -131,11 +132,21 @@ def _decide_all(advisor, raw: bytes):
         assert d.recommendation.text
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=400, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(doc=documents)
 def test_fuzzed_scenario_structures_are_decided_or_refused_in_one_line(advisor, doc):
     _decide_all(advisor, yaml.safe_dump(doc, allow_unicode=True).encode())
     _decide_all(advisor, yaml.safe_dump({"scenarios": [doc, {"context": {"can_use_spot": True}}]}).encode())
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(entries=st.lists(documents, min_size=1, max_size=4))
+def test_fuzzed_lists_read_entry_by_entry_equal_the_same_lists_read_whole(entries):
+    raw = yaml.safe_dump({"scenarios": entries}, allow_unicode=True)
+    streamed = [(x.name, x.error, x.raw) for x in scen.parse("f.yaml", raw.encode())]
+    whole = [(x.name, x.error, x.raw) for x in scen.parse("f.yaml", ("--- !!map\n" + raw).encode())]  # a tagged root is read whole
+    one_line_up = [(n, re.sub(r"^f\.yaml:(\d+)", lambda m: f"f.yaml:{int(m.group(1)) - 1}", e) if e else e, r) for n, e, r in whole]
+    assert streamed == one_line_up
 
 
 context_values = st.fixed_dictionaries({}, optional={
@@ -149,14 +160,14 @@ workload_values = st.fixed_dictionaries({}, optional={
     "max_ms_per_token": scalars})
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=400, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(context=context_values, workload=workload_values,
        prices=st.dictionaries(st.sampled_from(["a100-80gb", "h100-80gb", "h100", "tpu"]), scalars, max_size=2))
 def test_fuzzed_values_in_a_valid_skeleton_are_decided_or_refused_in_one_line(advisor, context, workload, prices):
     _decide_all(advisor, yaml.safe_dump({"context": context, "workload": workload, "prices": prices}, allow_unicode=True).encode())
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(text=st.text(max_size=300))
 def test_fuzzed_text_never_escapes_as_an_exception(text):
     for loaded in scen.parse("fuzz.yaml", text.encode("utf-8", "surrogatepass")):
@@ -171,7 +182,7 @@ rule_bodies = st.fixed_dictionaries({"ruleset": st.one_of(st.just("fuzzed"), sca
                                                   max_size=3))})
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(body=rule_bodies)
 def test_fuzzed_rule_files_are_problems_with_a_file_name_never_exceptions(advisor, tmp_path_factory, body):
     directory = tmp_path_factory.mktemp("rules")
