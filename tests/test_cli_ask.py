@@ -1,9 +1,15 @@
-"""`advisor ask` as a user meets it: the real command in a pseudo-terminal (pexpect)."""
+"""`advisor ask` as a user meets it: the real command in a pseudo-terminal (pexpect).
+
+No test waits for time to pass: each waits for what the command shows (a question on screen, a
+message, the end of output). Timeouts are only hang guards, generous enough for a machine busy
+with other test runs.
+"""
 
 import io
 import json
 import os
 import re
+import time
 
 import pexpect
 import pytest
@@ -12,27 +18,42 @@ from advisor.scenario.questions import questions
 from conftest import ADVISOR, REPO, run_cli
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
+HANG_GUARD_S = 180  # a hang fails the test; a slow machine does not
 
 
 def spawn(*args, tmp_path, **env):
     # PROMPT_TOOLKIT_NO_CPR: pexpect does not answer prompt_toolkit's cursor-position request as a
     # real terminal does; without it every prompt waits for the request to time out.
     environment = {**os.environ, "ADVISOR_AUDIT_DB": str(tmp_path / "audit.sqlite3"), "PROMPT_TOOLKIT_NO_CPR": "1", **env}
-    child = pexpect.spawn(ADVISOR, ["ask", *args], env=environment, encoding="utf-8", timeout=30, dimensions=(60, 220),
+    child = pexpect.spawn(ADVISOR, ["ask", *args], env=environment, encoding="utf-8", timeout=HANG_GUARD_S, dimensions=(60, 220),
                           cwd=str(tmp_path))
     child.logfile_read = io.StringIO()  # the whole transcript, for assertions on what was shown
     return child
 
 
-# Each question prints its help line once, before it is asked: a reliable sign that it is waiting.
-HELP = [re.escape(question.help) for question in questions(load_catalog())]
+QUESTIONS = questions(load_catalog())
+# Each question prints its help line once, before it is asked; then the question itself is drawn
+# once the prompt reads keys. Keys are sent only once the question is on screen.
+HELP = [re.escape(question.help) for question in QUESTIONS]
 SAVE = r"Save these answers as a scenario file\?"
 
 
+def _shown_message(question) -> str:
+    """What of the question's message is always on screen: all of it, or the text before the
+    figures a computed message shows ("Keep this workload:")."""
+    if callable(question.message):
+        return re.escape(question.message({}, load_catalog()).split(":")[0] + ":")
+    return re.escape(question.message)
+
+
 def next_question(child) -> str:
-    """Wait for the next question; returns its field name, or "save" (the save offer) or "end"."""
+    """Wait until the next question is on screen and reads keys; returns its field name, or "save"
+    (the save offer, a question too) or "end"."""
     index = child.expect([SAVE, pexpect.EOF, *HELP])
-    return "save" if index == 0 else "end" if index == 1 else questions(load_catalog())[index - 2].name
+    if index < 2:
+        return "save" if index == 0 else "end"
+    alike = [q for q in QUESTIONS if q.help == QUESTIONS[index - 2].help]  # the price questions share theirs
+    return alike[child.expect([_shown_message(q) for q in alike])].name
 
 
 def answer_all_with_enter(child):
@@ -81,14 +102,26 @@ def test_a_rejected_answer_shows_why_and_the_user_corrects_it(tmp_path):
 
 def test_ctrl_c_exits_130_with_one_line_and_saves_nothing(tmp_path):
     child = spawn("--save", "mine.yaml", tmp_path=tmp_path)
-    assert next_question(child) == "context.have_a100_fleet"
+    assert next_question(child) == "context.have_a100_fleet"  # on screen: the prompt reads keys now
     child.sendintr()
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 130
     tail = transcript(child).strip().splitlines()[-1]
     assert tail.endswith("advisor: interrupted") and "Traceback" not in transcript(child)  # (the tty echoes ^C)
-    assert not (tmp_path / "mine.yaml").exists() and list(tmp_path.glob(".mine.yaml*")) == []
+    assert not (tmp_path / "mine.yaml").exists() and [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_ctrl_c_before_the_first_question_also_exits_130(tmp_path):
+    # sent as soon as anything is shown, while the session may still be starting: a signal, not a key
+    child = spawn("--save", "mine.yaml", tmp_path=tmp_path)
+    child.expect(HELP[0])
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130 and "Traceback" not in transcript(child)
+    assert transcript(child).strip().splitlines()[-1].endswith("advisor: interrupted")
+    assert not (tmp_path / "mine.yaml").exists()
 
 
 def test_without_a_terminal_ask_exits_2_with_a_hint():
@@ -133,16 +166,59 @@ def test_colour_on_a_terminal_and_never_with_no_color(tmp_path):
     assert "\x1b[" not in run_cli("run", spot, "--no-audit").stdout  # a pipe
 
 
-def test_a_progress_bar_only_on_a_terminal_and_only_for_long_batches(tmp_path):
+def _run_with_a_slow_file(tmp_path, stdout: str = "", **env) -> str:
+    """`advisor run` with stderr on a terminal (stdout too unless ``stdout`` names a file) over three
+    files, the middle one a FIFO whose content is written only after the run has waited on it for
+    over a second: a batch that is certainly longer than the progress bar's delay however fast the
+    machine (a lower bound on time, never an upper one). Returns what the terminal showed."""
+    (tmp_path / "a.yaml").write_text("name: a\n")
+    (tmp_path / "c.yaml").write_text("name: c\n")
+    fifo = tmp_path / "b.yaml"
+    os.mkfifo(fifo)
+    command = f"{ADVISOR} run a.yaml b.yaml c.yaml --no-audit --format csv" + (f" > {stdout}" if stdout else "")
+    child = pexpect.spawn("/bin/sh", ["-c", command], cwd=str(tmp_path), env={**os.environ, **env}, encoding="utf-8",
+                          timeout=HANG_GUARD_S)
+    deadline = time.monotonic() + HANG_GUARD_S
+    while True:  # the run has opened the FIFO (after a.yaml) once a writer can open it
+        try:
+            writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError:
+            assert time.monotonic() < deadline and child.isalive(), "advisor run never read the FIFO"
+            time.sleep(0.05)
+    time.sleep(1.5)
+    os.write(writer, b"name: b\n")
+    os.close(writer)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    return child.before
+
+
+def test_a_progress_bar_on_a_terminal_once_a_batch_takes_longer_than_a_second(tmp_path):
+    shown = _run_with_a_slow_file(tmp_path, stdout="out.csv", TERM="xterm")
+    assert re.search(r"\r\[[#.]{24}\] [12]/3 files · [12] decided · 0 invalid · [\d,]+/s\x1b\[K", shown), shown
+    assert shown.endswith("\r\x1b[K")  # cleared at the end
+    assert [row.split(",")[0] for row in (tmp_path / "out.csv").read_text().splitlines()] == ["scenario", "a", "b", "c"]
+
+
+def test_no_progress_bar_between_decisions_printed_on_the_terminal(tmp_path):
+    # a bar drawn there would be glued to the next decision ("[###...] 1/3 files ... 1/sc,c.yaml,...")
+    shown = _run_with_a_slow_file(tmp_path, TERM="xterm")
+    assert "files ·" not in shown
+    assert re.findall(r"^([abc]),\1\.yaml,", shown, re.M) == ["a", "b", "c"]
+
+
+def test_term_dumb_gets_no_progress_bar_and_no_escape_codes(tmp_path):
+    shown = _run_with_a_slow_file(tmp_path, stdout="out.csv", TERM="dumb")
+    assert "\x1b" not in shown and "files ·" not in shown and shown.strip() == ""
+
+
+def test_no_progress_bar_on_a_pipe(tmp_path):
     for n in range(3):
-        (tmp_path / f"batch{n}.yaml").write_text("scenarios:\n" + "  - context: {can_use_spot: true}\n" * 2000)
-    out = pexpect.run(f"{ADVISOR} run {tmp_path} --no-audit --format csv", encoding="utf-8", timeout=120,
-                      env={**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1"})
-    assert re.search(r"\r\[[#.]{24}\] \d/3 files · [\d,]+ decided · 0 invalid", out)
+        (tmp_path / f"batch{n}.yaml").write_text("scenarios:\n" + "  - context: {can_use_spot: true}\n" * 200)
     piped = run_cli("run", str(tmp_path), "--no-audit", "--format", "csv")
-    assert piped.returncode == 0 and "files ·" not in piped.stderr and piped.stderr == ""
-    quick = pexpect.run(f"{ADVISOR} run {REPO / 'scenarios' / 'spot.yaml'} --no-audit", encoding="utf-8", timeout=30)
-    assert "files ·" not in quick
+    assert piped.returncode == 0 and piped.stderr == ""
 
 
 def test_saving_at_the_end_never_overwrites_a_file(tmp_path):
@@ -159,3 +235,82 @@ def test_saving_at_the_end_never_overwrites_a_file(tmp_path):
     assert child.exitstatus == 0
     assert (tmp_path / "guided-session.yaml").read_text() == "# mine\n"
     assert "context:" in (tmp_path / "other.yaml").read_text()
+
+
+# --- issue 9: TERM=dumb, and everything about --save checked before the first question ---------------
+
+
+def test_term_dumb_asks_in_plain_lines_without_escape_codes(tmp_path):
+    child = spawn("--no-audit", tmp_path=tmp_path, TERM="dumb")
+    while (name := next_question(child)) != "save":
+        child.send("2\r" if name == "context.optimize_for" else "\r")  # the second choice: latency
+    child.send("\r")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    raw = child.logfile_read.getvalue()
+    assert "\x1b" not in raw
+    assert "  2) latency (per-token speed, P99)" in raw and "Recommendation: H100 - better investment for the future  ->  h100-80gb" in raw
+    assert "factor optimize_for_latency: H100" in raw
+
+
+def test_save_follows_the_umask_or_keeps_the_mode_of_the_file_it_replaces(tmp_path):
+    for name, umask, existing_mode, expected in (("new.yaml", 0o027, None, 0o640), ("kept.yaml", 0o077, 0o664, 0o664)):
+        if existing_mode is not None:
+            (tmp_path / name).write_text("# old\n")
+            (tmp_path / name).chmod(existing_mode)
+        child = pexpect.spawn(ADVISOR, ["ask", "--save", name, "--no-audit"], env={**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1"},
+                              encoding="utf-8", timeout=HANG_GUARD_S, dimensions=(60, 220), cwd=str(tmp_path),
+                              preexec_fn=lambda mask=umask: os.umask(mask))
+        child.logfile_read = io.StringIO()
+        while next_question(child) != "end":
+            child.send("\r")
+        child.close()
+        assert child.exitstatus == 0, transcript(child)
+        assert (tmp_path / name).stat().st_mode & 0o777 == expected, name
+        assert (tmp_path / name).read_text().startswith("# Saved by `advisor ask`")
+
+
+@pytest.mark.parametrize("name, message", [
+    ("n" * 201 + ".yaml", "the file name's stem is 201 characters and becomes the scenario's name, which has at most 200"),
+    ("é" * 130 + ".yaml", "the file name is 265 bytes; this file system takes at most 255"),
+    ("missing/x.yaml", "missing is not a directory"),
+])
+def test_a_save_name_that_cannot_be_saved_is_refused_before_any_question(tmp_path, name, message):
+    child = spawn("--save", name, tmp_path=tmp_path)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 2
+    shown = transcript(child)
+    assert message in shown and QUESTIONS[0].help not in shown
+
+
+def test_save_onto_the_from_file_is_asked_first_and_refused_unless_confirmed(tmp_path):
+    original = "name: mine\ncontext: {have_a100_fleet: true, utilization: 0.5}\n"
+    (tmp_path / "mine.yaml").write_text(original)
+    child = spawn("--from", "mine.yaml", "--save", "./mine.yaml", "--no-audit", tmp_path=tmp_path)
+    child.expect(r"mine\.yaml is the --from file: replace it with this session's answers at the end\?")
+    child.send("\r")  # the default: no
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 2 and "is the --from file: not overwritten (choose another --save file to keep both)" in transcript(child)
+    assert QUESTIONS[0].help not in transcript(child) and (tmp_path / "mine.yaml").read_text() == original
+    child = spawn("--from", "mine.yaml", "--save", "mine.yaml", "--no-audit", tmp_path=tmp_path)
+    child.expect("is the --from file: replace it")
+    child.send("y")
+    while next_question(child) != "end":
+        child.send("\r")
+    child.close()
+    assert child.exitstatus == 0
+    saved = (tmp_path / "mine.yaml").read_text()
+    assert saved.startswith("# Saved by") and "utilization: 0.5" in saved and "name: mine" in saved
+
+
+def test_a_from_file_the_catalog_refuses_is_refused_before_any_question(tmp_path):
+    (tmp_path / "typo.yaml").write_text("name: typo\nworkload:\n  model: llama-2-7OB\n")
+    child = spawn("--from", "typo.yaml", tmp_path=tmp_path)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
+    assert ("typo.yaml:3: scenario typo: workload.model: unknown model 'llama-2-7OB' (did you mean llama-2-7b, llama-2-70b?)"
+            in transcript(child)) and QUESTIONS[0].help not in transcript(child)

@@ -1,14 +1,18 @@
 """`advisor ask`: the guided session's loop, the figures it shows, and what follows the answers.
 
 The questions themselves are data (``advisor.scenario.questions``); this module asks them with
-questionary, shows figures where they help the next answer (GPUs the model needs, the monthly
-cost of an H100 deployment against a budget, the utilization at which A100 matches H100), then
-decides, records, shows the result and offers to save the answers.
+questionary (or as plain lines of text on ``TERM=dumb``, a terminal that shows escape codes as
+text), shows figures where they help the next answer (GPUs the model needs, the monthly cost of
+an H100 deployment against a budget, the utilization at which A100 matches H100), then decides,
+records, shows the result and offers to save the answers. What can be checked before the first
+question is (the --from scenario, the --save file), so that a session is never lost at the end.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -16,8 +20,9 @@ from typing import Callable, Optional
 from ..catalog.load import Catalog
 from ..decide import facts as factmod
 from ..defaults import A100, H100
-from ..errors import InputError, UsageError
+from ..errors import InputError, UsageError, display_path, printable
 from ..scenario import files as scenario_files
+from ..scenario.spec import NAME_MAX_CHARS
 from ..scenario.questions import (KEEP_WORKLOAD, UNSET, Answers, Question, parse_number, provisional, questions, settle,
                                   to_scenario, from_scenario)
 
@@ -66,14 +71,93 @@ FIGURES_AFTER = {"workload.output_tokens": workload_figures,
 FIGURES_BEFORE = {"context.monthly_budget_usd": budget_figures, "context.utilization": utilization_figures}
 
 
+class QuestionaryPrompts:
+    """Questions asked with questionary (arrow keys, answers edited in place). A message may show
+    values from the --from file: it is shown ``printable``."""
+
+    def confirm(self, message: str, default: bool) -> bool:
+        import questionary
+
+        return bool(questionary.confirm(printable(message), default=default).unsafe_ask())
+
+    def select(self, message: str, choices: list, default):
+        import questionary
+
+        options = [questionary.Choice(printable(label), value=value) for value, label in choices]
+        chosen = next((c for c in options if c.value == default), options[0])
+        return questionary.select(printable(message), choices=options, default=chosen).unsafe_ask()
+
+    def text(self, message: str, default: str, validate: Callable[[str], object]) -> str:
+        import questionary
+
+        return questionary.text(printable(message), default=default, validate=validate).unsafe_ask()
+
+
+class PlainPrompts:
+    """Questions as lines of text, for a terminal that shows escape codes as text (``TERM=dumb``):
+    no cursor movement and no colour; Enter keeps the default, a choice is picked by its number."""
+
+    def __init__(self, screen=None, stdin=None):
+        self.screen, self.stdin = screen or sys.stdout, stdin or sys.stdin
+
+    def say(self, text: str) -> None:
+        self.screen.write(printable(text) + "\n")
+        self.screen.flush()
+
+    def _read(self, prompt: str) -> str:
+        self.screen.write(printable(prompt))
+        self.screen.flush()
+        line = self.stdin.readline()
+        if not line:
+            raise EOFError
+        return line.rstrip("\r\n")
+
+    def confirm(self, message: str, default: bool) -> bool:
+        while True:
+            answer = self._read(f"? {message} ({'Y/n' if default else 'y/N'}) ").strip().lower()
+            if not answer:
+                return default
+            if answer in ("y", "yes", "n", "no"):
+                return answer.startswith("y")
+            self.say("  answer y or n (Enter keeps the default)")
+
+    def select(self, message: str, choices: list, default):
+        default = default if any(value == default for value, _ in choices) else choices[0][0]
+        self.say(f"? {message}")
+        for number, (value, label) in enumerate(choices, 1):
+            self.say(f"  {number}) {label}" + ("  (default)" if value == default else ""))
+        while True:
+            answer = self._read(f"  1-{len(choices)}, Enter for the default: ").strip()
+            if not answer:
+                return default
+            if answer.isdigit() and 1 <= int(answer) <= len(choices):
+                return choices[int(answer) - 1][0]
+            named = [value for value, label in choices if answer in (str(value), label)]
+            if named:
+                return named[0]
+            self.say(f"  a number from 1 to {len(choices)}")
+
+    def text(self, message: str, default: str, validate: Callable[[str], object]) -> str:
+        while True:
+            answer = self._read(f"? {message} " + (f"[{default}] " if default else ""))
+            if not answer.strip():
+                answer = default
+            verdict = validate(answer)
+            if verdict is True:
+                return answer
+            self.say(f"  {verdict}")
+
+
 @dataclass
 class Session:
-    """One run of the questions, asked with questionary; ``say`` prints a figure, ``help`` a help line."""
+    """One run of the questions; ``say`` prints a figure, ``help`` a help line, ``prompts`` asks
+    (questionary's by default)."""
 
     catalog: Catalog
     prefill: Answers = field(default_factory=dict)
     say: Callable[[str], None] = print
     help: Callable[[str], None] = print
+    prompts: object = field(default_factory=QuestionaryPrompts)
 
     def default_for(self, q: Question, answers: Answers):
         """Where every default comes from: the pre-filled file, else the question's own default."""
@@ -82,8 +166,6 @@ class Session:
         return q.default_value(answers, self.catalog)
 
     def run(self) -> Answers:
-        import questionary
-
         answers: Answers = dict(self.prefill)
         for q in questions(self.catalog):
             if not q.when(answers):
@@ -92,7 +174,7 @@ class Session:
                 continue
             self._show(FIGURES_BEFORE.get(q.name), answers)
             self.help(q.help)
-            answers[q.name] = self._ask(questionary, q, self.default_for(q, answers), answers)
+            answers[q.name] = self._ask(q, self.default_for(q, answers), answers)
             self._show(FIGURES_AFTER.get(q.name), answers)
         return settle(answers)
 
@@ -100,14 +182,12 @@ class Session:
         if figure and (text := figure(answers, self.catalog)):
             self.say(text)
 
-    def _ask(self, questionary, q: Question, default, answers: Answers):
+    def _ask(self, q: Question, default, answers: Answers):
         message = q.message_for(answers, self.catalog)
         if q.kind == "confirm":
-            return bool(questionary.confirm(message, default=bool(default)).unsafe_ask())
+            return self.prompts.confirm(message, bool(default))
         if q.kind == "select":
-            choices = [questionary.Choice(label, value=value) for value, label in q.choices]
-            chosen = next((c for c in choices if c.value == (UNSET if default is None else default)), choices[0])
-            value = questionary.select(message, choices=choices, default=chosen).unsafe_ask()
+            value = self.prompts.select(message, list(q.choices), UNSET if default is None else default)
             return None if value == UNSET else value
 
         def check(text: str):
@@ -120,7 +200,7 @@ class Session:
             return True
 
         shown = "" if default is None else f"{default:g}" if isinstance(default, float) else str(default)
-        text = questionary.text(message, default=shown, validate=check).unsafe_ask()
+        text = self.prompts.text(message, shown, check)
         return None if not text.strip() and q.optional else parse_number(text, q)
 
 
@@ -130,43 +210,73 @@ class Session:
 def ask(args) -> int:
     if not sys.stdin.isatty():
         raise UsageError("advisor ask asks questions and needs a terminal", "without one, decide a saved scenario: advisor run FILE")
-    from prompt_toolkit.application import create_app_session
-    from prompt_toolkit.output import create_output
-
     from ..decide.decision import Advisor
 
     advisor = Advisor(args.rules)
-    prefill, name = _prefill(args)
     screen = sys.stdout if sys.stdout.isatty() else sys.stderr  # prompts never mix with data on a pipe
-    with create_app_session(output=create_output(stdout=screen)):
-        import questionary
-
-        session = Session(advisor.catalog, prefill, say=lambda text: questionary.print(text, style="fg:ansicyan"),
-                          help=lambda text: questionary.print(text, style="fg:ansibrightblack"))
-        data = to_scenario(session.run(), advisor.catalog, name)
-        decision = _decide_and_record(args, advisor, data, name)
-        _show_result(args, advisor, decision)
-        _offer_to_save(args, data, name)
+    with _prompting(screen) as (prompts, say, help_):
+        try:
+            prefill, name = _prefill(args, advisor.catalog, prompts)
+            session = Session(advisor.catalog, prefill, say=say, help=help_, prompts=prompts)
+            data = to_scenario(session.run(), advisor.catalog, name)
+            decision = _decide_and_record(args, advisor, data, name)
+            _show_result(args, advisor, decision)
+            _offer_to_save(args, data, name, prompts)
+        except EOFError:
+            raise UsageError("the input ended before every question was answered", "nothing was saved") from None
     return 0
 
 
-def _prefill(args) -> tuple[Answers, str]:
-    """Answers from ``--from``, and the scenario's name (the --save file's stem, when given)."""
+@contextmanager
+def _prompting(screen):
+    """(prompts, say, help) for this terminal: questionary's, or plain lines on ``TERM=dumb``."""
+    from ..render import term
+
+    if term.dumb_terminal():
+        prompts = PlainPrompts(screen)
+        yield prompts, prompts.say, prompts.say
+        return
+    from prompt_toolkit.application import create_app_session
+    from prompt_toolkit.output import create_output
+
+    with create_app_session(output=create_output(stdout=screen)):
+        import questionary
+
+        yield (QuestionaryPrompts(), lambda text: questionary.print(printable(text), style="fg:ansicyan"),
+               lambda text: questionary.print(printable(text), style="fg:ansibrightblack"))
+
+
+def _prefill(args, catalog: Catalog, prompts) -> tuple[Answers, str]:
+    """Answers from ``--from``, and the scenario's name (the --save file's stem, when given).
+    Everything that can be checked before the questions is: the --from scenario (against the
+    catalogs too) and the --save file (its name, where it goes, whether it is the --from file)."""
     prefill, name = {}, "guided-session"
     if args.from_file:
-        loaded = first_scenario(args.from_file)
+        loaded = scenario_files.first_scenario(args.from_file, catalog)
         prefill, name = from_scenario(loaded.scenario), loaded.scenario.name
     if args.save:
-        name = Path(args.save).stem
-        _check_writable(Path(args.save))
+        target = Path(args.save)
+        _check_writable(target)
+        name = display_path(target.stem)
+        if args.from_file and _same_file(args.from_file, args.save) and not prompts.confirm(
+                f"{display_path(args.save)} is the --from file: replace it with this session's answers at the end?", False):
+            raise UsageError(f"{display_path(args.save)} is the --from file: not overwritten",
+                             "choose another --save file to keep both")
     return prefill, name
+
+
+def _same_file(first: str, second: str) -> bool:
+    try:
+        return os.path.samefile(first, second)
+    except OSError:  # the --save file does not exist yet
+        return False
 
 
 def _decide_and_record(args, advisor, data: dict, name: str):
     from ..audit.store import rows_of
     from .recording import recorder
 
-    loaded = scenario_files.from_data(data, args.save or "<ask>", name)
+    loaded = scenario_files.from_data(data, display_path(args.save) if args.save else "<ask>", name)
     if loaded.error:
         raise InputError(loaded.error)
     decision = advisor.decide(loaded.scenario, loaded.source, data)
@@ -189,40 +299,57 @@ def _show_result(args, advisor, decision) -> None:
     sys.stdout.flush()
 
 
-def _offer_to_save(args, data: dict, name: str) -> None:
-    import questionary
-
+def _offer_to_save(args, data: dict, name: str, prompts) -> None:
     target = args.save
-    if target is None and questionary.confirm("Save these answers as a scenario file?", default=False).unsafe_ask():
-        target = questionary.text("File name?", default=f"{name}.yaml", validate=_writable_answer).unsafe_ask()
+    if target is None and prompts.confirm("Save these answers as a scenario file?", False):
+        target = prompts.text("File name?", f"{name}.yaml", _writable_answer)
     if target:
         scenario_files.save(Path(target), data)
-        print(f"advisor: saved {target}; decide it again with: advisor run {target}", file=sys.stderr)
+        print(f"advisor: saved {printable(display_path(target))}; decide it again with: advisor run {printable(display_path(target))}",
+              file=sys.stderr)
 
 
 def _writable_answer(text: str):
     """The file name typed at the end of a session: never an existing file (--save may overwrite)."""
-    if Path(text.strip()).exists():
-        return f"{text.strip()} exists: choose another name"
+    path = Path(text.strip())
     try:
-        _check_writable(Path(text.strip()))
-    except Exception as exc:  # noqa: BLE001 - the reason is shown in place
+        _check_writable(path)
+        if path.exists():
+            return f"{printable(display_path(text.strip()))} exists: choose another name"
+    except UsageError as exc:  # the reason is shown in place
         return str(exc)
+    except OSError as exc:
+        return f"cannot save there ({exc.strerror})"
     return True
 
 
 def _check_writable(path: Path) -> None:
-    if not path.name or path.is_dir():
-        raise UsageError(f"{path} is a directory", "give a file name such as my-team.yaml")
-    if not path.parent.is_dir():
-        raise UsageError(f"{path.parent} is not a directory", "create it first or choose another place")
+    """A scenario file can be saved at ``path``; checked before any question is asked, so that a
+    session is never lost to a name that cannot be saved."""
+    shown = printable(display_path(path))
+    parent = path.parent
+    try:
+        if not path.name or (len(os.fsencode(path.name)) <= _name_max(parent) and path.is_dir()):
+            raise UsageError(f"{shown} is a directory", "give a file name such as my-team.yaml")
+        if not parent.is_dir():
+            raise UsageError(f"{printable(display_path(parent))} is not a directory", "create it first or choose another place")
+    except OSError as exc:
+        raise UsageError(f"cannot save {shown} ({exc.strerror})", "choose another place") from None
     if path.suffix not in (".yaml", ".yml"):
-        raise UsageError(f"{path} does not end in .yaml or .yml", "`advisor run` reads *.yaml and *.yml")
+        raise UsageError(f"{shown} does not end in .yaml or .yml", "`advisor run` reads *.yaml and *.yml")
+    if len(path.stem) > NAME_MAX_CHARS:
+        raise UsageError(f"the file name's stem is {len(path.stem)} characters and becomes the scenario's name, which has at most "
+                         f"{NAME_MAX_CHARS}", "choose a shorter name")
+    limit = _name_max(parent)
+    if len(os.fsencode(path.name)) > limit:
+        raise UsageError(f"the file name is {len(os.fsencode(path.name))} bytes; this file system takes at most {limit}",
+                         "choose a shorter name")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write in {printable(display_path(parent))} (permission denied)", "choose another place")
 
 
-def first_scenario(path: str):
-    source, raw = scenario_files.read_source(path)
-    loaded = scenario_files.parse(source, raw)[0]
-    if loaded.error:
-        raise InputError(loaded.error)
-    return loaded
+def _name_max(directory: Path) -> int:
+    try:
+        return os.pathconf(directory, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255

@@ -103,9 +103,9 @@ def _plan_request(args, catalog):
 
     if args.scenario:
         from ..decide.workload import plan_request
-        from .ask import first_scenario
+        from ..scenario.files import first_scenario
 
-        base = plan_request(first_scenario(args.scenario).scenario, catalog)
+        base = plan_request(first_scenario(args.scenario, catalog).scenario, catalog)
     else:
         base = PlanRequest(model=catalog.model(defaults.DEFAULT_MODEL), precision=defaults.DEFAULT_PRECISION)
     model = _model(args, catalog) or base.model
@@ -221,18 +221,23 @@ def explain(args) -> int:
             record = store.get(args.id)
         loaded = scenario_files.from_data(record.input, record.source, record.scenario)
         items.append(explain_decision(record.decision, advisor.book, loaded.scenario, advisor.catalog))
-    else:
+    else:  # decided again here, and not recorded: no decision id is shown as if it were
         source, raw = scenario_files.read_source(args.file)
-        for loaded in scenario_files.parse(source, raw):
+        for loaded in scenario_files.stream(source, raw):
             if loaded.error:
                 raise InputError(loaded.error)
-            decision = advisor.decide(loaded.scenario, source, loaded.raw)
+            try:
+                decision = advisor.decide(loaded.scenario, source, loaded.raw)
+            except InputError as exc:
+                raise InputError(loaded.problem(exc)) from None
             items.append(explain_decision(decision.to_json(), advisor.book, loaded.scenario, advisor.catalog))
+    recorded = bool(args.id)
     if args.format == "json":
-        print(to_json({"explanations": [e.to_json() for e in items]}))
+        print(to_json({"explanations": [{**e.to_json(), **({} if recorded else {"decision_id": None}), "recorded": recorded}
+                                        for e in items]}))
     else:
         palette = term.Palette(term.colour_enabled(sys.stdout))
-        print("\n\n".join(explanation_text(e, palette) for e in items))
+        print("\n\n".join(explanation_text(e, palette, recorded=recorded) for e in items))
     return 0
 
 

@@ -6,11 +6,12 @@ caller's ``prepare`` function, so that parallel workers do that work too.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Iterator, Optional, Union
 
-from ..errors import AdvisorError
+from ..errors import AdvisorError, Location, display_path
 from ..scenario import files as scenario_files
 from .decision import Advisor, Decision
 
@@ -30,46 +31,86 @@ Prepare = Callable[[Decision], object]  # a decision made ready to write (small,
 
 
 def expand(paths: list[str]) -> Iterator[Union[str, Failure]]:
-    """Files as given, directories walked for *.yaml / *.yml (sorted), ``-`` for stdin."""
+    """Files as given, directories walked for *.yaml / *.yml (in sorted order), ``-`` for stdin.
+
+    Every path that cannot be read (a directory without read or search permission, a name
+    that cannot be looked up) is one Failure naming it, in its place in the order; the
+    readable files beside it are still yielded. Symbolic links to directories are not followed."""
     for path in paths:
         if path == "-":
             yield path
             continue
-        p = Path(path)
-        if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file())
-            if not found:
-                yield Failure(path, None, f"{path}: no *.yaml or *.yml scenario files in this directory")
-            yield from (str(f) for f in found)
-        elif p.exists():
+        shown = display_path(path)
+        try:
+            is_dir = stat.S_ISDIR(os.stat(path).st_mode)
+        except FileNotFoundError:
+            yield Failure(shown, None, f"{Location(shown)}: no such file or directory")
+            continue
+        except OSError as exc:
+            yield Failure(shown, None, f"{Location(shown)}: cannot read ({exc.strerror})")
+            continue
+        if not is_dir:
             yield path
-        else:
-            yield Failure(path, None, f"{path}: no such file or directory")
+            continue
+        found = False
+        for item in _walk(path):
+            found = True
+            yield item
+        if not found:
+            yield Failure(shown, None, f"{Location(shown)}: no *.yaml or *.yml scenario files in this directory")
+
+
+def _walk(directory: str) -> Iterator[Union[str, Failure]]:
+    """The scenario files under a directory in the order of their sorted paths (a directory's
+    entries sorted by name, each subdirectory walked in its place), and a Failure for every
+    directory that cannot be listed or searched."""
+    shown = display_path(directory)
+    try:
+        with os.scandir(directory) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
+    except OSError as exc:
+        yield Failure(shown, None, f"{Location(shown)}: cannot read this directory ({exc.strerror})")
+        return
+    if not os.access(directory, os.X_OK):  # its names can be listed but none of its files opened
+        yield Failure(shown, None, f"{Location(shown)}: cannot read the files in this directory (Permission denied: "
+                                   "no search (x) permission)")
+        return
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                yield from _walk(entry.path)
+            elif os.path.splitext(entry.name)[1] in (".yaml", ".yml") and entry.is_file():
+                yield entry.path
+        except OSError as exc:
+            shown = display_path(entry.path)
+            yield Failure(shown, None, f"{Location(shown)}: cannot read ({exc.strerror})")
 
 
 def run_one(advisor: Advisor, item: Union[str, Failure]) -> Iterator[Result]:
-    """Decide every scenario of one expanded path (a failure from ``expand`` passes through)."""
+    """Decide every scenario of one expanded path (a failure from ``expand`` passes through),
+    one at a time: a long list is read, decided and yielded an entry at a time."""
     if isinstance(item, Failure):
         yield item
         return
     try:
         source, raw = scenario_files.read_source(item)
     except AdvisorError as exc:
-        yield Failure(item, None, str(exc))
+        yield Failure(display_path(item), None, str(exc))
         return
-    for loaded in scenario_files.parse(source, raw):
+    for loaded in scenario_files.stream(source, raw):
         if loaded.error:
             yield Failure(source, loaded.name, loaded.error)
             continue
         try:
             yield advisor.decide(loaded.scenario, source, loaded.raw)
         except AdvisorError as exc:
-            yield Failure(source, loaded.name, f"{loaded.where(exc.field)}: scenario {loaded.name}: {exc}")
+            yield Failure(source, loaded.name, loaded.problem(exc))
 
 
-def prepare_file(advisor: Advisor, item: Union[str, Failure], prepare: Prepare) -> list:
-    """Decide one expanded path and ``prepare`` each decision (in a worker, or inline)."""
-    return [r if isinstance(r, Failure) else prepare(r) for r in run_one(advisor, item)]
+def prepare_file(advisor: Advisor, item: Union[str, Failure], prepare: Prepare) -> Iterator:
+    """Decide one expanded path and ``prepare`` each decision (in a worker, or inline), one at a
+    time (so memory does not grow with the scenarios of a file)."""
+    return (r if isinstance(r, Failure) else prepare(r) for r in run_one(advisor, item))
 
 
 # --- parallel batches ---------------------------------------------------------------------------
@@ -84,7 +125,7 @@ def _start_worker(rules_dir: Optional[str], prepare: Prepare) -> None:
 
 def _decide_file(item: Union[str, Failure]) -> list:
     advisor, prepare = _WORKER
-    return prepare_file(advisor, item, prepare)
+    return list(prepare_file(advisor, item, prepare))
 
 
 def run_parallel(rules_dir: Optional[str], items: list, jobs: int, prepare: Prepare) -> Iterator[list]:

@@ -9,7 +9,7 @@ from typing import Optional
 from ..decide.decision import DECISION_JSON_VERSION
 from ..defaults import SEED_PAIR
 from .term import PLAIN
-from .text import money, number, table, wrapped
+from .text import money, number, safe, table, wrapped
 
 
 # --- decisions ----------------------------------------------------------------------------------
@@ -20,48 +20,49 @@ LABEL = 14  # the width of the labels of a decision block ("  verdict     ")
 def plan_line(plan: dict) -> str:
     """A plan's shape and bill in one line."""
     if not plan.get("feasible"):
-        return plan.get("reason") or "no plan"
+        return safe(plan.get("reason") or "no plan")
     return (f"{plan['precision']} · {plan['gpus_per_replica']} x {plan['replicas']} = {plan['total_gpus']} GPUs · "
             f"{money(plan['monthly_cost_usd'], 0)} a month · {money(plan['usd_per_million_tokens'], 3)} per million tokens · "
             f"TPOT {plan['tpot_ms']:.0f} ms, TTFT {plan['ttft_ms']:,.0f} ms at the peak")
 
 
 def _verdict_plan_lines(verdict) -> list[str]:
-    return [f"{gpu}: {plan_line(plan)}" if len(verdict.plans) > 1 else plan_line(plan) for gpu, plan in verdict.plans.items()]
+    return [f"{safe(gpu)}: {plan_line(plan)}" if len(verdict.plans) > 1 else plan_line(plan) for gpu, plan in verdict.plans.items()]
 
 
 def decision_block(d, palette=PLAIN, short_revision: int = 12, width: Optional[int] = None) -> str:
     """One decision for people: the verdict with its plan first, then the general answer, the
-    findings, the reasons, and every GPU's plan."""
+    findings, the reasons, and every GPU's plan. Every text in it is ``safe``: a decision carries
+    names from input files and texts from rule files."""
     v, g = d.verdict, d.general_answer
-    lines = [palette.bold(f"{d.scenario}") + palette.dim(f"  ({d.source})")]
-    head = (f"{palette.green(palette.bold(v.text))}  ->  {palette.bold(v.gpu)}   {palette.dim('[' + v.rule + ']')}" if v
-            else "(no verdict)")
+    lines = [palette.bold(safe(d.scenario)) + palette.dim(f"  ({safe(d.source)})")]
+    head = (f"{palette.green(palette.bold(safe(v.text)))}  ->  {palette.bold(safe(v.gpu))}   {palette.dim('[' + safe(v.rule) + ']')}"
+            if v else "(no verdict)")
     lines.append(f"  verdict     {head}")
     if v:
         for line in _verdict_plan_lines(v):
             lines += wrapped(" " * LABEL, line, width, LABEL)
     if g:
-        answer = f"{g.text} [{g.rule}]: " + (v.general_answer if v else "holds")
+        answer = f"{safe(g.text)} [{safe(g.rule)}]: " + safe(v.general_answer if v else "holds")
         lines += wrapped("  general     ", answer, width, LABEL)
     for f in d.findings:
-        lines += wrapped("  finding     ", f.text, width, LABEL)
+        lines += wrapped("  finding     ", safe(f.text), width, LABEL)
     for f in d.factors:
-        lines += wrapped("  factor      ", f"{f.factor}: {palette.cyan(f.choice)} - {f.reason}", width, LABEL)
+        lines += wrapped("  factor      ", f"{safe(f.factor)}: {palette.cyan(safe(f.choice))} - {safe(f.reason)}", width, LABEL)
     for a in d.advantages:
-        lines += wrapped("  advantage   ", f"{palette.cyan(a.gpu)} {a.id}: {a.reason}", width, LABEL)
+        lines += wrapped("  advantage   ", f"{palette.cyan(safe(a.gpu))} {safe(a.id)}: {safe(a.reason)}", width, LABEL)
     for note in d.notes:
-        lines += wrapped("  note        ", note, width, LABEL)
+        lines += wrapped("  note        ", safe(note), width, LABEL)
     lines.append(f"  plans       {plans_cells(d)}")
-    lines.append(palette.dim(f"  rules       {d.rules_revision[:short_revision]} · decision {d.decision_id}"))
+    lines.append(palette.dim(f"  rules       {safe(d.rules_revision[:short_revision])} · decision {safe(d.decision_id)}"))
     return "\n".join(lines)
 
 
 def plans_cells(d) -> str:
     """Every GPU with a plan, cheapest first, as "gpu $monthly"; the seed's pair always."""
     feasible = sorted(((gpu, p) for gpu, p in d.plans.items() if p.get("feasible")), key=lambda gp: gp[1]["monthly_cost_usd"])
-    cells = [f"{gpu} {money(p['monthly_cost_usd'], 0)}" for gpu, p in feasible]
-    cells += [f"{gpu} no plan" for gpu in SEED_PAIR if gpu in d.plans and not d.plans[gpu].get("feasible")]
+    cells = [f"{safe(gpu)} {money(p['monthly_cost_usd'], 0)}" for gpu, p in feasible]
+    cells += [f"{safe(gpu)} no plan" for gpu in SEED_PAIR if gpu in d.plans and not d.plans[gpu].get("feasible")]
     return " · ".join(cells) or "none"
 
 
@@ -136,11 +137,12 @@ class DecisionStream:
 
 
 def _csv_line(row) -> str:
+    """One CSV record; its text ``safe`` (no raw newline or escape code, so one record is one line)."""
     import csv
     import io
 
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow(row)
+    csv.writer(out, lineterminator="\n").writerow([safe(c) if isinstance(c, str) else c for c in row])
     return out.getvalue()
 
 
@@ -168,30 +170,31 @@ MARKDOWN_HEAD = ["| scenario | verdict | GPU | $ a month | general answer | hold
 def _markdown_row(d) -> str:
     row = _flat_row(d)
     cells = [row[0], row[3], row[4], money(float(row[8]), 0) if row[8] else "", row[11], row[12], row[14]]
-    return "| " + " | ".join(str(c or "").replace("|", "\\|") for c in cells) + " |"
+    return "| " + " | ".join(safe(c or "").replace("|", "\\|") for c in cells) + " |"
 
 
 def ask_summary(d, palette=PLAIN, recorded: bool = True, width: Optional[int] = None) -> str:
     """The end of a guided session: the verdict, the plans, the findings, the general answer, the reasons."""
     v, g = d.verdict, d.general_answer
-    lines = [f"{palette.bold('Verdict:')} {palette.green(palette.bold(v.text if v else '(none)'))}  ->  {palette.bold(v.gpu if v else '-')}"]
+    lines = [f"{palette.bold('Verdict:')} {palette.green(palette.bold(safe(v.text) if v else '(none)'))}  ->  "
+             f"{palette.bold(safe(v.gpu) if v else '-')}"]
     if v:
         lines += ["  " + line for line in _verdict_plan_lines(v)]
     if g:
-        lines += wrapped(f"{palette.bold('General answer:')} ", f"{g.text}: " + (v.general_answer if v else "holds"), width, 2)
+        lines += wrapped(f"{palette.bold('General answer:')} ", f"{safe(g.text)}: " + safe(v.general_answer if v else "holds"), width, 2)
     lines += ["", palette.bold("Plans (cheapest deployment per GPU for this load)")]
     lines += ["  " + line for line in plans_table(d, width - 2 if width else None).splitlines()]
     if d.findings:
         lines += ["", palette.bold("Findings")]
         for f in d.findings:
-            lines += wrapped("  ", f.text, width, 2)
+            lines += wrapped("  ", safe(f.text), width, 2)
     lines += ["", palette.bold("Why")]
     for f in d.factors:
-        lines += wrapped("  ", f"factor {f.factor}: {palette.cyan(f.choice)} - {f.reason}", width, 2)
+        lines += wrapped("  ", f"factor {safe(f.factor)}: {palette.cyan(safe(f.choice))} - {safe(f.reason)}", width, 2)
     for a in d.advantages:
-        lines += wrapped("  ", f"{palette.cyan(a.gpu)} advantage {a.id}: {a.reason}", width, 2)
+        lines += wrapped("  ", f"{palette.cyan(safe(a.gpu))} advantage {safe(a.id)}: {safe(a.reason)}", width, 2)
     for note in d.notes:
-        lines += wrapped("  ", f"note: {note}", width, 2)
+        lines += wrapped("  ", f"note: {safe(note)}", width, 2)
     lines.append("")
     tail = f"decision {d.decision_id}" + (" (recorded)" if recorded else "")
     lines.append(palette.dim(f"{tail}; the full derivation: advisor explain --id {d.decision_id[:8]}" if recorded else tail))

@@ -1,8 +1,10 @@
-"""Tables of the catalog and estimate commands, the rules and the audit store: text and JSON."""
+"""Tables of the catalog and estimate commands, the rules and the audit store: text and JSON.
+
+Every text cell goes through ``table`` or ``safe``: rule files and the audit store are input too."""
 
 from __future__ import annotations
 
-from .text import money, number, percent, table, to_json
+from .text import money, number, percent, safe, table, to_json
 
 
 # --- estimate ---------------------------------------------------------------------------------
@@ -27,7 +29,7 @@ def estimate_table(est, workload_line: str) -> str:
     ]
     fields = [(k, v) for k, v in fields if not v.startswith("-")]  # figures that need a model
     width = max(len(k) for k, _ in fields)
-    return workload_line + "\n\n" + "\n".join(f"  {k.ljust(width)}  {v}" for k, v in fields)
+    return safe(workload_line) + "\n\n" + "\n".join(f"  {k.ljust(width)}  {safe(v)}" for k, v in fields)
 
 
 def estimate_json(est) -> str:
@@ -56,7 +58,7 @@ def compare_table(rows, workload_line: str, baseline: str) -> str:
         ])
     headers = ["", "GPU", "GPUs", "$/GPU-h", "ms/token", "tokens/s", "TTFT ms", "$/M tokens", "$/month", "break-even $/h", "verdict"]
     note = f"break-even $/h: the hourly price per GPU at which it costs the same per token as {baseline}"
-    return f"{workload_line}\nranked by cost per million tokens\n\n{table(headers, body, right=range(2, 10))}\n\n{note}"
+    return f"{safe(workload_line)}\nranked by cost per million tokens\n\n{table(headers, body, right=range(2, 10))}\n\n{safe(note)}"
 
 
 def compare_json(rows, workload: dict, baseline: str) -> str:
@@ -122,7 +124,7 @@ def models_json(catalog, kv_bytes_per_token) -> str:
 
 def rules_table(book) -> str:
     rows = [[r.ruleset, rs.hit_policy, r.order, r.id, r.title] for rs in book.rulesets for r in rs.rules]
-    return table(["ruleset", "policy", "#", "rule", "title"], rows, right=[2]) + f"\n\nrules revision {book.revision[:12]}"
+    return table(["ruleset", "policy", "#", "rule", "title"], rows, right=[2]) + f"\n\nrules revision {safe(book.revision[:12])}"
 
 
 def rules_json(book) -> str:
@@ -151,8 +153,8 @@ def rules_check_text(book, report) -> str:
     for rs in book.rulesets:
         pairs = report.overlaps[rs.name]
         overlap = f", {len(pairs)} overlapping pairs resolved by priority" if rs.hit_policy == "first" else ""
-        lines.append(f"{rs.name}: {len(rs.rules)} rules, {rs.hit_policy} hit policy, {report.points[rs.name]:,} input points{overlap}")
-        lines += [f"  overlap: {first} wins over {second} where both match" for first, second, _example in pairs]
+        lines.append(f"{safe(rs.name)}: {len(rs.rules)} rules, {safe(rs.hit_policy)} hit policy, {report.points[rs.name]:,} input points{overlap}")
+        lines += [f"  overlap: {safe(first)} wins over {safe(second)} where both match" for first, second, _example in pairs]
     return "\n".join(lines)
 
 
@@ -161,10 +163,10 @@ def rules_test_text(results) -> tuple[str, int]:
     lines, failed = [], 0
     for r in results:
         if r.ok:
-            lines.append(f"pass  {r.where}  {r.name}")
+            lines.append(f"pass  {safe(r.where)}  {safe(r.name)}")
         else:
             failed += 1
-            lines.append(f"FAIL  {r.where}  {r.name}")
-            lines += [f"      {problem}" for problem in r.problems]
+            lines.append(f"FAIL  {safe(r.where)}  {safe(r.name)}")
+            lines += [f"      {safe(problem)}" for problem in r.problems]
     lines.append(f"{len(results) - failed} passed, {failed} failed")
     return "\n".join(lines), failed

@@ -1,23 +1,38 @@
 """Terminal niceties, only where a person is watching: colour and a progress bar.
 
 Colour only when the stream is a terminal, ``NO_COLOR`` is unset and ``TERM`` is not ``dumb``
-(no-color.org); the progress bar only on a terminal's stderr, and only once a batch has taken
-longer than a second, so quick runs and pipes stay clean.
+(no-color.org); the progress bar only on a terminal's stderr that understands cursor codes (not
+``TERM=dumb``) while the data goes elsewhere (decisions printed on the terminal show the progress
+themselves, and a bar drawn between them would be glued to the next one), and only once a batch
+has taken longer than a second, so quick runs and pipes stay clean.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import time
 from typing import Optional, TextIO
 
 _CODES = {"bold": "1", "dim": "2", "green": "32", "yellow": "33", "red": "31", "cyan": "36"}
 
 
+def dumb_terminal() -> bool:
+    """``TERM=dumb``: a terminal that shows escape codes as text (no colour, no cursor movement)."""
+    return os.environ.get("TERM") == "dumb"
+
+
 def colour_enabled(stream: TextIO) -> bool:
-    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+    if os.environ.get("NO_COLOR") or dumb_terminal():
         return False
-    return hasattr(stream, "isatty") and stream.isatty()
+    return _isatty(stream)
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream is not None and hasattr(stream, "isatty") and stream.isatty()
+    except ValueError:  # closed
+        return False
 
 
 class Palette:
@@ -37,22 +52,25 @@ PLAIN = Palette(False)
 
 
 class Progress:
-    """``Progress(stderr, total_files)``; ``step(files_done, decided)`` redraws at most 10 times a second."""
+    """``Progress(stderr, total_files)``; ``step(files_done, decided)`` redraws at most 10 times a second.
+    ``data`` is where the decisions go (stdout); ``clock`` (seconds) is for tests."""
 
     DELAY_S = 1.0
 
-    def __init__(self, stream: TextIO, total_files: int):
+    def __init__(self, stream: TextIO, total_files: int, clock=time.monotonic, data: Optional[TextIO] = None):
         self.stream = stream
         self.total = total_files
-        self.enabled = hasattr(stream, "isatty") and stream.isatty()
-        self.started = time.monotonic()
-        self.drawn_at = 0.0
+        data = sys.stdout if data is None else data
+        self.enabled = _isatty(stream) and not _isatty(data) and not dumb_terminal()
+        self.clock = clock
+        self.started = clock()
+        self.drawn_at = float("-inf")
         self.shown = False
 
     def step(self, files_done: int, decided: int, invalid: int) -> None:
         if not self.enabled:
             return
-        now = time.monotonic()
+        now = self.clock()
         if now - self.started < self.DELAY_S or now - self.drawn_at < 0.1:
             return
         self.drawn_at, self.shown = now, True

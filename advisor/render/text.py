@@ -1,6 +1,10 @@
-"""Text building blocks: aligned tables, money and numbers, versioned JSON.
+"""Text building blocks: aligned tables, money and numbers, versioned JSON, and ``safe``.
 
 Renderers return strings; the CLI decides where they go (data to stdout, messages to stderr).
+Text that came from an input file (a scenario's name, a source path, a rule's title or reason, a
+recorded decision) is data: every text renderer passes it through ``safe`` (``table`` does so
+for every cell), so it never reaches a terminal as control codes; JSON stays exact (the encoder
+escapes control characters itself).
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ import json
 import textwrap
 from typing import Any, Iterable, Optional, Sequence
 
+from ..errors import printable
 from ..rules.language import value_text as format_value  # noqa: F401 - how a fact value reads, for every renderer
 
 JSON_VERSION = 1
@@ -22,11 +27,18 @@ def to_json(payload: dict, version: int = JSON_VERSION) -> str:
 MIN_WRAPPED_COLUMN = 24  # the last column is wrapped to fit a terminal, never narrower than this
 
 
+def safe(value: Any) -> str:
+    """Text from input as a text output shows it: control characters (``\\x1b``, newlines,
+    bidirectional overrides) escaped, never sent to the terminal."""
+    return printable("" if value is None else str(value))
+
+
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, right: Iterable[int] = (), width: Optional[int] = None) -> str:
     """Columns padded to their widest cell; columns in ``right`` are right-aligned (numbers).
+    Every cell is ``safe``: a table shows data from input files and the audit store.
 
     With ``width`` (a terminal's), the last column (the words) wraps so that lines fit it."""
-    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
+    cells = [[safe(h) for h in headers]] + [[safe(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     if width and sum(widths) + 2 * (len(widths) - 1) > width:
         widths[-1] = max(MIN_WRAPPED_COLUMN, width - sum(widths[:-1]) - 2 * (len(widths) - 1))

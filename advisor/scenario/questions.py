@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from ..catalog.load import Catalog
 from ..catalog.precisions import PRECISIONS
 from ..defaults import DEFAULT_BATCH, DEFAULT_MODEL, DEFAULT_OUTPUT_TOKENS, DEFAULT_PROMPT_TOKENS, DEFAULT_PRECISION, SEED_PAIR
+from ..errors import echo
 from .spec import Context, Scenario, WorkloadSpec
 
 QuestionKind = Literal["confirm", "select", "number", "integer"]
@@ -61,7 +62,7 @@ def parse_number(text: str, question: Question):
     try:
         value = float(cleaned) * scale
     except ValueError:
-        raise ValueError(f"{text.strip()!r} is not a number") from None
+        raise ValueError(f"{echo(text.strip())} is not a number") from None
     if question.kind == "integer":
         if not value.is_integer():
             raise ValueError("a whole number, please")

@@ -14,13 +14,15 @@ from ..catalog.load import Catalog
 from ..catalog.precisions import KvPrecision, Precision
 from ..defaults import (A100, DEFAULT_BATCH, DEFAULT_HEADROOM, DEFAULT_MODEL, DEFAULT_OUTPUT_TOKENS, DEFAULT_PEAK_TO_AVERAGE,
                         DEFAULT_PROMPT_TOKENS, DEFAULT_TPOT_MS, DEFAULT_TTFT_MS)
-from ..errors import InputError, suggest
+from ..errors import InputError, clip, echo, suggest
 
 OptimizeFor = Literal["latency", "cost_per_token", "throughput_per_gpu", "availability"]
 Stage = Literal["experimentation", "production"]
 
 # USD per GPU-hour: a cent to 100 times any list price, so only a typo falls outside
 MIN_PRICE, MAX_PRICE = 0.01, 1000.0
+#: Longest scenario name (a --save file's stem becomes the name, so it is checked up front too).
+NAME_MAX_CHARS = 200
 
 
 class FieldProblem(ValueError):
@@ -111,7 +113,7 @@ class WorkloadSpec(_Strict):
 
 
 class Scenario(_Strict):
-    name: Optional[str] = Field(None, min_length=1, max_length=200, description="default: the file's stem")
+    name: Optional[str] = Field(None, min_length=1, max_length=NAME_MAX_CHARS, description="default: the file's stem")
     context: Context = Field(Context(), description="the team's situation (every field has a default)")
     workload: WorkloadSpec = Field(WorkloadSpec(), description="what is served (every field has a default)")
     prices: dict[str, float] = Field(default_factory=dict, description="on-demand USD per GPU-hour by catalog GPU id")
@@ -134,15 +136,15 @@ def check_against_catalog(s: Scenario, catalog: Catalog) -> None:
     """Ids and combinations that need the catalogs to judge; raises InputError naming the field."""
     w = s.workload
     if w.model is not None and w.model not in catalog.models:
-        raise InputError(f"workload.model: unknown model {w.model!r}", _close(w.model, catalog.models) or "`advisor models` lists them",
+        raise InputError(f"workload.model: unknown model {echo(w.model)}", _close(w.model, catalog.models) or "`advisor models` lists them",
                          ("workload", "model"))
     for table in ("prices", "spot_prices"):
         for gpu_id in getattr(s, table):
             if gpu_id not in catalog.gpus:
-                raise InputError(f"{table}.{gpu_id}: unknown GPU {gpu_id!r}", _close(gpu_id, catalog.gpus) or "`advisor gpus` lists them",
-                                 (table, gpu_id))
+                raise InputError(f"{table}.{clip(gpu_id)}: unknown GPU {echo(gpu_id)}", _close(gpu_id, catalog.gpus)
+                                 or "`advisor gpus` lists them", (table, gpu_id))
     if s.context.fleet_gpu not in catalog.gpus:
-        raise InputError(f"context.fleet_gpu: unknown GPU {s.context.fleet_gpu!r}", _close(s.context.fleet_gpu, catalog.gpus)
+        raise InputError(f"context.fleet_gpu: unknown GPU {echo(s.context.fleet_gpu)}", _close(s.context.fleet_gpu, catalog.gpus)
                          or "`advisor gpus` lists them", ("context", "fleet_gpu"))
     if s.context.using_fp8 and w.precision not in (None, "fp8"):
         raise InputError(
@@ -155,7 +157,6 @@ def check_against_catalog(s: Scenario, catalog: Catalog) -> None:
             f"workload: {w.prompt_tokens} prompt + {w.output_tokens} output tokens exceed {model.id}'s context of {model.max_context}",
             "shorten prompt_tokens or output_tokens", ("workload",),
         )
-
 
 
 
