@@ -30,6 +30,8 @@ import string
 from dataclasses import dataclass
 from typing import Literal, Optional, Union
 
+from ..errors import Location
+
 OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "exists")
 ORDERED = ("lt", "le", "gt", "ge")
 HitPolicy = Literal["first", "collect"]
@@ -106,6 +108,26 @@ def condition_text(c: Compare) -> str:
 
 
 # --- rules -------------------------------------------------------------------------------------
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass
+class Problem:
+    """Something wrong with a rule book, where it is: what ``advisor rules check`` lists."""
+
+    file: str
+    line: Optional[int]
+    message: str
+    severity: Severity = "error"
+
+    @property
+    def where(self) -> str:
+        return str(Location(self.file, self.line))
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.severity}: {self.message}"
+
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,13 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Optional
 
 from .. import yamlio
 from ..errors import DataError, Location, did_you_mean
 from .language import (ACTION_SHAPES, DERIVED, HIT_POLICIES, OPERATORS, ORDERED, All, AnyOf, Compare, Condition, Not, Rule,
-                       RuleBook, Ruleset, Then, Threshold, facts_of, leaves, template_fields)
+                       Problem, RuleBook, Ruleset, Severity, Then, Threshold, facts_of, leaves,
+                       template_fields)
 from .schema import NUMBER_RANGE_TEXT, FactSpec, comparable
 
 MAX_RULE_FILE_BYTES = 1_000_000
@@ -24,22 +25,6 @@ CASES_SUFFIX = ".cases.yaml"  # rule cases live beside the rules; they are tests
 _ID = re.compile(r"^[a-z][a-z0-9_]*(-[a-z0-9_]+)*$")
 _FILE_KEYS = ("ruleset", "order", "hit_policy", "title", "source", "thresholds", "rules")
 _RULE_KEYS = ("id", "title", "source", "when", "then")
-Severity = Literal["error", "warning"]
-
-
-@dataclass
-class Problem:
-    file: str
-    line: Optional[int]
-    message: str
-    severity: Severity = "error"
-
-    @property
-    def where(self) -> str:
-        return str(Location(self.file, self.line))
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.severity}: {self.message}"
 
 
 @dataclass
