@@ -80,7 +80,7 @@ class Advisor:
         self.schema = factmod.schema(self.catalog)
         directory = Path(rules_dir) if rules_dir else resources.policy_dir()
         catalog_files = sorted(resources.catalog_dir().glob("*.yaml"))
-        self.book = loader.load(directory, self.schema, catalog_files)
+        self.book = loader.load(directory, self.schema, catalog_files, action_checks=action_checks(self.catalog))
         self.engine = engine.for_book(self.book, self.schema)
         self._estimates = factmod.EstimateCache()  # shared by the scenarios of a batch
 
@@ -94,6 +94,11 @@ class Advisor:
                              "check the workload, the prices and the utilization") from None
         firings = self.engine.run(seen, validated=True)
         return assemble(self.book, scenario, source, facts, firings, raw, seen)
+
+
+def action_checks(catalog: Catalog) -> dict:
+    """What rules may say beyond the rule language: an outcome names catalog GPUs ("a+b" for a mix)."""
+    return {"outcome.gpu": loader.one_of(catalog.gpus, joined_by="+")}
 
 
 def assemble(book: RuleBook, scenario: Scenario, source: str, facts: factmod.Facts, firings: list[Firing], raw,

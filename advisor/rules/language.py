@@ -26,6 +26,7 @@ A rule file holds one ruleset::
 from __future__ import annotations
 
 import hashlib
+import re
 import string
 from dataclasses import dataclass
 from typing import Literal, Optional, Union
@@ -209,6 +210,7 @@ def rule_digests(book: RuleBook) -> dict[str, str]:
 # --- templates -----------------------------------------------------------------------------------
 
 _FORMATTER = string.Formatter()
+_HUGE_SPEC = re.compile(r"\d{4,}|[{}]")  # a width or precision of 1,000 or more, or a nested field
 
 
 def template_fields(text: str) -> list[str]:
@@ -227,6 +229,8 @@ def render_template(text: str, values: dict) -> str:
         if value is None:
             out.append("?")
             continue
+        if spec and _HUGE_SPEC.search(spec):  # the loader refuses these; never write megabytes anyway
+            spec = ""
         try:
             out.append(format(value, spec or ""))
         except (ValueError, TypeError):
