@@ -221,6 +221,10 @@ def _fit(box: dict, parts: dict[str, Partition]) -> list[list]:
     """The box as patterns within the core's limits: split on its widest fact while a pattern
     would need more than SLOTS expression slots or have more than PATHS paths."""
     tests = [(fact, parts[fact].runs(box[fact])) for fact in sorted(box)]
+    return _fit_tests(tests)
+
+
+def _fit_tests(tests: list) -> list[list]:
     paths, slots = 1, 2
     for _fact, fact_paths in tests:
         paths *= len(fact_paths)
@@ -228,8 +232,9 @@ def _fit(box: dict, parts: dict[str, Partition]) -> list[list]:
             slots += 2 + 2 * sum(1 for p in fact_paths if len(p.tests) > 1)
     if paths <= PATHS and slots <= SLOTS:
         return [tests]
-    widest = max(box, key=lambda f: len(parts[f].runs(box[f])))
-    return [t for p in parts[widest].runs(box[widest]) for t in _fit(dict(box, **{widest: p.mask}), parts)]
+    widest = max(range(len(tests)), key=lambda i: len(tests[i][1]))
+    fact, fact_paths = tests[widest]
+    return [t for p in fact_paths for t in _fit_tests(tests[:widest] + [(fact, [p])] + tests[widest + 1:])]
 
 
 def _pack(units: list[_Unit], book: RuleBook) -> list[_Compiled]:
@@ -456,6 +461,8 @@ class Engine:
             text = '{"sid":"%s","id":"s","%s":"%s"' % (SID, KIND, _SCENARIO) + ("," + json.dumps(body)[1:] if body else "}")
             self._live.append(compiled.handle)
             self._assert(compiled.handle, text, facts, fired, queue, sent)
+            if not compiled.derived:  # no rule of it reads a flag: nothing more will come, free it now
+                self._release()
         while queue:
             handle, text = queue.popleft()
             self._assert(handle, text, facts, fired, queue, sent)

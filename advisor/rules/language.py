@@ -25,6 +25,7 @@ A rule file holds one ruleset::
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import string
@@ -188,15 +189,22 @@ class RuleBook:
     revision: str  # sha256 of the rule files and catalogs
     directory: str
 
-    @property
+    @functools.cached_property
     def rules(self) -> list[Rule]:
         return [r for rs in self.rulesets for r in rs.rules]
 
+    @functools.cached_property
+    def _by_id(self) -> dict:
+        by_id: dict = {}
+        for r in self.rules:
+            by_id.setdefault(r.id, r)  # the first, as a search in order would find
+        return by_id
+
     def rule(self, rule_id: str) -> Rule:
-        return next(r for r in self.rules if r.id == rule_id)
+        return self._by_id[rule_id]
 
     def has_rule(self, rule_id: str) -> bool:
-        return any(r.id == rule_id for r in self.rules)
+        return rule_id in self._by_id
 
     def ruleset(self, name: str) -> Ruleset:
         return next(rs for rs in self.rulesets if rs.name == name)

@@ -173,32 +173,27 @@ class Partition:
         return self._number_runs(present)
 
     def _number_runs(self, present: int) -> list[Path]:
-        """Intervals of cells; a single missing point inside an interval is a hole (``ne``), not a cut."""
-        n = len(self.cells)
-        free = ~self.present  # cells that hold no value may be counted in or out
-        def on(i):
-            return bool((present | free) >> i & 1)
-        paths, i = [], 0
-        while i < n:
-            if not (present >> i & 1):
-                i += 1
+        """Intervals of cells; a single missing point inside an interval is a hole (``ne``), not a cut.
+        Cells that hold no value (between adjacent floats) may be counted in or out."""
+        on = present | (~self.present & ((1 << len(self.cells)) - 1))
+        spans: list = []  # [start, end, holes], end inclusive
+        while on:
+            low = on & -on
+            start = low.bit_length() - 1
+            end = ((on + low) & ~on).bit_length() - 2  # the carry stops just past the run of ones
+            on &= ~((1 << (end + 1)) - 1)
+            if spans and start == spans[-1][1] + 2 and start % 2 == 0:  # one point missing: a hole
+                spans[-1][1] = end
+                spans[-1][2].append(start - 1)
+            else:
+                spans.append([start, end, []])
+        paths = []
+        for start, end, holes in spans:
+            seg = present & ((1 << (end + 1)) - 1) & ~((1 << start) - 1)
+            if not seg:
                 continue
-            start, holes, j = i, [], i
-            while j + 1 < n:
-                if on(j + 1):
-                    j += 1
-                elif j + 2 < n and (j + 1) % 2 == 1 and on(j + 2):  # one point missing: a hole
-                    holes.append(j + 1)
-                    j += 2
-                else:
-                    break
-            end = j
-            while end > start and not (present >> end & 1):
-                end -= 1
-            holes = [h for h in holes if h < end]
-            cover = sum(1 << k for k in range(start, end + 1) if k not in holes) & present
-            paths.append(Path(cover, self._interval_tests(start, end, holes)))
-            i = end + 1
+            start, end = (seg & -seg).bit_length() - 1, seg.bit_length() - 1
+            paths.append(Path(seg, self._interval_tests(start, end, [h for h in holes if start < h < end])))
         return paths
 
     def _interval_tests(self, start: int, end: int, holes: list) -> tuple:
