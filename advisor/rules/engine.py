@@ -34,9 +34,10 @@ tests/test_engine.py (shared/notes/durable-rules.md and the C sources for the me
 - derived flags are facts asserted into the sessions that read them; a rule sees the flags of its
   own ruleset and of earlier ones, never of a later one, whatever ruleset the compiler put it in;
 - a session allocates about 8 KB per rule (``betaStateNode`` holds two 4 KB indexes, state.h:155)
-  and frees it at delete_state; glibc then trims the heap top and the next session faults the
-  pages back in, which made each scenario 4 times slower: the engine keeps ``TOP_PAD`` bytes at
-  the heap top (``mallopt(M_TOP_PAD)``, once per process, where the C library has it);
+  in one block and frees it at delete_state; glibc serves such a block with mmap (or trims the
+  heap top after it) and the next session faults the pages back in, which made each scenario 4
+  times slower: the engine sets ``mallopt(M_MMAP_THRESHOLD)`` and ``mallopt(M_TOP_PAD)`` once per
+  process, where the C library has them;
 - numbers whose JSON has an exponent without a fraction fail in the core's parser (schema's
   MIN/MAX_NUMBER); strings longer than ``MAX_STRING`` are refused (a value's JSON is capped at
   16 MB, state.h:22).
@@ -100,7 +101,8 @@ DERIVED_READS = MAX_MESSAGE_FRAMES - 1  # derived flags one rule reads (its scen
 RULESETS = 4096  # compiled rulesets of one book, a small share of MAX_HANDLES
 MAX_STRING = 1_000_000  # characters of a string fact (a value's JSON is capped at 16 MB, state.h:22)
 TOP_PAD = 16 << 20  # bytes glibc keeps at the top of the heap instead of returning them after each session
-_M_TOP_PAD = -2  # malloc.h
+MMAP_THRESHOLD = 32 << 20  # blocks below this come from the heap, not from mmap (glibc's largest setting)
+_M_TOP_PAD, _M_MMAP_THRESHOLD = -2, -3  # malloc.h
 
 _OPS = {"ne": "$neq", "lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}
 _CORE_ERRORS = {302: "a fact with too many properties", 303: "too many tests pending at once",
@@ -320,7 +322,9 @@ class Engine:
         self._units.sort(key=lambda u: u.index)
         self._position = {rs.name: i for i, rs in enumerate(book.rulesets)}
         self.reads = frozenset(f for r in book.rules for f in facts_of(r.when) if not f.startswith(DERIVED))
-        self._reads = {r.id: facts_of(r.when) for r in book.rules}  # once: firings are on the hot path
+        # once: firings are on the hot path. A rule matched its scenario facts and its derived flags.
+        self._reads = {r.id: (tuple(f for f in facts_of(r.when) if not f.startswith(DERIVED)),
+                              dict.fromkeys((f for f in facts_of(r.when) if f.startswith(DERIVED)), True)) for r in book.rules}
         self._routes = self._derived_routes()
         self._derived_json: dict = {}
         self._live: list[int] = []  # handles with a session (deleted after each scenario)
@@ -462,7 +466,7 @@ class Engine:
             self._live.append(compiled.handle)
             self._assert(compiled.handle, text, facts, fired, queue, sent)
             if not compiled.derived:  # no rule of it reads a flag: nothing more will come, free it now
-                self._release()
+                self._release(keep=len(self._live) - 1)
         while queue:
             handle, text = queue.popleft()
             self._assert(handle, text, facts, fired, queue, sent)
@@ -488,9 +492,10 @@ class Engine:
         """A rule's action: record the firing, send its derived flags to the sessions that read them."""
         rule = unit.rule
         try:
-            reads = self._reads[rule.id]
+            reads, flags = self._reads[rule.id]
             matched = {f: facts[f] for f in reads if f in facts}
-            matched.update({f: True for f in reads if f.startswith(DERIVED)})
+            if flags:
+                matched.update(flags)
             fired[rule.id] = Firing(rule.id, rule.ruleset, rule.order, matched, rule.then.asserts)
             for flag in rule.then.asserts:
                 for compiled in self._routes.get((flag, unit.position), ()):
@@ -507,10 +512,11 @@ class Engine:
             self._derived_json[(flag, position)] = text
         return text
 
-    def _release(self) -> None:
-        """Delete every live session (the finally of each run, and the start of the next)."""
+    def _release(self, keep: int = 0) -> None:
+        """Delete the live sessions but the first ``keep`` (all: the finally of each run, and the
+        start of the next; the last one: a session nothing more will be sent to)."""
         live = self._live
-        while live:
+        while len(live) > keep:
             try:
                 _core.delete_state(live[-1], SID)
             except _core.error:
@@ -525,7 +531,10 @@ def _pad_heap() -> None:
         try:
             import ctypes
 
-            _heap_padded = bool(ctypes.CDLL(None).mallopt(_M_TOP_PAD, TOP_PAD))
+            libc = ctypes.CDLL(None)
+            # both: setting one turns glibc's sliding mmap threshold off, and a session's ~8 KB per rule
+            # in one block is past the default 128 KB: mmap'ed and unmapped every scenario otherwise
+            _heap_padded = bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(libc.mallopt(_M_TOP_PAD, TOP_PAD))
         except (OSError, AttributeError):  # not glibc: the engine is slower, not wrong
             _heap_padded = False
 
