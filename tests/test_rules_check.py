@@ -132,3 +132,24 @@ def test_an_unreadable_rules_subdirectory_is_an_error_not_a_missing_ruleset(tmp_
     assert book is None
     assert [str(p) for p in problems] == [f"{hidden}: error: cannot read this directory (Permission denied): "
                                           "its rule files would be left out"]
+
+
+def test_a_rule_beyond_the_engines_limits_is_refused_by_check_and_run(tmp_path):
+    """durable-rules joins at most 16 facts per rule (MAX_MESSAGE_FRAMES): a rule reading 16 derived
+    flags failed with error 304 on every scenario; now rules check and run name its file:line."""
+    import shutil
+
+    rules = tmp_path / "policy"
+    shutil.copytree(REPO / "rules" / "policy", rules)
+    lines = ["ruleset: flags", "order: 35", "hit_policy: collect", "title: t", "source: s", "rules:"]
+    for i in range(16):
+        lines += [f"  - id: set-{i}", "    title: t", "    source: s", "    when: always", f"    then: {{assert: f{i}}}"]
+    lines += ["  - id: reads-all", "    title: t", "    source: s",
+              "    when: {all: [" + ", ".join(f"{{fact: derived.f{i}, eq: true}}" for i in range(16)) + "]}",
+              "    then: {factor: {factor: all-flags, choice: H100, reason: every flag}}"]
+    (rules / "35-flags.yaml").write_text("\n".join(lines) + "\n")
+    expected = f"{rules / '35-flags.yaml'}:87: error: reads-all reads 16 derived facts; at most 15"
+    check = run_cli("rules", "check", str(rules))
+    assert check.returncode == 2 and any(line.startswith(expected) for line in check.stderr.splitlines()), check.stderr
+    run = run_cli("run", "--rules", str(rules), str(REPO / "scenarios" / "spot.yaml"), "--no-audit")
+    assert run.returncode == 2 and run.stderr.startswith(f"advisor: error: invalid rules: {rules / '35-flags.yaml'}:87: reads-all")
