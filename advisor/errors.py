@@ -24,6 +24,7 @@ class AdvisorError(Exception):
         self.message = message
         self.hint = hint
         self.field = field  # the input field at fault, when there is one (for file:line)
+        self.more: list[AdvisorError] = []  # further problems of the same input, each with its field
 
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message

@@ -74,26 +74,31 @@ def test_enter_through_the_defaults_gives_a_recommendation(tmp_path):
     child = spawn(tmp_path=tmp_path)
     answer_all_with_enter(child)
     shown = transcript(child)
-    assert "Recommendation: H100 - better investment for the future  ->  h100-80gb" in shown
-    assert shown.index("Recommendation:") < shown.index("Cost comparison") < shown.index("Why")
+    verdict = re.search(r"Verdict: (.*?)  ->  (\S+)", shown).groups()
+    assert "General answer: H100 - better investment for the future: " in shown
+    assert shown.index("Verdict:") < shown.index("Plans (") < shown.index("General answer:") < shown.index("Why")
     child.send("\r")  # do not save
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
     recorded = json.loads(run_cli("audit", "list", "--format", "json", "--audit-db", str(tmp_path / "audit.sqlite3")).stdout)
-    assert [d["recommendation"] for d in recorded["decisions"]] == ["h100-future"]
+    assert [(d["text"], d["gpu"]) for d in recorded["decisions"]] == [verdict]
 
 
 def test_a_rejected_answer_shows_why_and_the_user_corrects_it(tmp_path):
     child = spawn(tmp_path=tmp_path)
-    assert next_question(child) == "context.have_a100_fleet"
+    while (name := next_question(child)) != "context.have_a100_fleet":
+        child.send("\r")
     child.send("y")
-    assert next_question(child) == "context.utilization"
+    while (name := next_question(child)) != "context.utilization":
+        child.send("\r")
     child.send("\x7f" * 3 + "1.5\r")
     child.expect("less than or equal to 1")
-    child.send("\x7f" * 3 + "0.5\r")
+    child.send("\x7f" * 3 + "25ms\r")
+    child.expect(r"a time\): write it like 70% or 0\.7")  # the terminal draws some spaces as cursor moves
+    child.send("\x7f" * 4 + "50%\r")
     answer_all_with_enter(child)
-    assert "Recommendation: Optimize A100 usage before upgrading" in transcript(child)
+    assert "General answer: Optimize A100 usage before upgrading: " in transcript(child)
     child.send("\r")
     child.expect(pexpect.EOF)
     child.close()
@@ -102,7 +107,7 @@ def test_a_rejected_answer_shows_why_and_the_user_corrects_it(tmp_path):
 
 def test_ctrl_c_exits_130_with_one_line_and_saves_nothing(tmp_path):
     child = spawn("--save", "mine.yaml", tmp_path=tmp_path)
-    assert next_question(child) == "context.have_a100_fleet"  # on screen: the prompt reads keys now
+    assert next_question(child) == QUESTIONS[0].name  # on screen: the prompt reads keys now
     child.sendintr()
     child.expect(pexpect.EOF)
     child.close()
@@ -141,18 +146,18 @@ def test_saved_answers_replay_to_the_same_decision(tmp_path):
     assert child.exitstatus == 0, transcript(child)
     shown = transcript(child)
     assert "advisor: saved mine.yaml; decide it again with: advisor run mine.yaml" in shown
-    verdict = re.search(r"Recommendation: (.*?)  ->  (\S+)", shown).groups()
+    verdict = re.search(r"Verdict: (.*?)  ->  (\S+)", shown).groups()
     saved = tmp_path / "mine.yaml"
     proc = run_cli("run", str(saved), "--format", "json", "--no-audit")
     (d,) = json.loads(proc.stdout)["decisions"]
-    assert (d["recommendation"]["text"], d["recommendation"]["gpu"]) == verdict
-    assert d["costs"]["a100-80gb"]["price_usd_per_hour"] == 1.9
+    assert (d["verdict"]["text"], d["verdict"]["gpu"]) == verdict
+    assert d["plans"]["a100-80gb"]["price_usd_per_hour"] == 1.9
     # and --from pre-fills a new session with those answers: Enter through gives the same decision
     child = spawn("--from", str(saved), "--no-audit", "--format", "json", tmp_path=tmp_path)
     answer_all_with_enter(child)
     body = transcript(child)
     again = json.loads(body[body.index('{"version"'):body.rindex("}") + 1].replace("\r\n", "\n"))["decisions"][0]
-    assert again["recommendation"] == d["recommendation"] and again["costs"] == d["costs"]
+    assert again["verdict"] == d["verdict"] and again["plans"] == d["plans"]
     child.send("\r")
     child.expect(pexpect.EOF)
 
@@ -250,7 +255,7 @@ def test_term_dumb_asks_in_plain_lines_without_escape_codes(tmp_path):
     assert child.exitstatus == 0
     raw = child.logfile_read.getvalue()
     assert "\x1b" not in raw
-    assert "  2) latency (per-token speed, P99)" in raw and "Recommendation: H100 - better investment for the future  ->  h100-80gb" in raw
+    assert "  2) latency (per-token speed, P99)" in raw and "General answer: H100 - better investment for the future: " in raw
     assert "factor optimize_for_latency: H100" in raw
 
 

@@ -69,7 +69,7 @@ BAD = [
     (["estimate", "--gpu", "a100-80gb", "--params-b", "0"], "--params-b: must be greater than 0"),
     (["estimate", "--gpu", "a100-80gb", "--model", "llama-2-7b", "--utilization", "0"], "must be in (0, 1]"),
     (["estimate", "--gpu", "a100-80gb", "--model", "llama-2-7b", "--utilization", "1.5"], "must be in (0, 1]"),
-    (["estimate", "--gpu", "a100-80gb", "--model", "llama-2-7b", "--tokens-per-s", "nan"], "finite number"),
+    (["estimate", "--gpu", "a100-80gb", "--model", "llama-2-7b", "--tokens-per-s", "nan"], "'nan' is not a number: write it like 2.5 or 20k"),
     (["estimate", "--gpu", "a100-80gb", "--model", "llama-2-70b", "--precision", "fp8"], "no FP8 tensor cores"),
     (["estimate", "--gpu", "a100-80gb"], "nothing to estimate without a model"),
     (["estimate", "--gpu", "a100-80gb", "--model", "llama-2-7b", "--prompt-tokens", "4000"], "exceed llama-2-7b's context"),

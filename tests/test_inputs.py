@@ -280,7 +280,9 @@ def test_a_forged_name_is_shown_escaped_in_every_text_format(tmp_path, fmt):
     assert "\x1b" not in proc.stdout and "\x07" not in proc.stdout and "\u202e" not in proc.stdout and SHOWN in proc.stdout
     assert not any(line.startswith("verdict") for line in proc.stdout.splitlines())
     if fmt == "table":
-        assert sum("verdict" in line for line in proc.stdout.splitlines()) == 2  # the real one, and the name's own line
+        # one verdict line, and the forged "verdict" stays inside the name's line
+        assert sum(line.startswith("  verdict ") for line in proc.stdout.splitlines()) == 1
+        assert sum(SHOWN in line for line in proc.stdout.splitlines()) == 1
     else:
         assert len(proc.stdout.splitlines()) == 2 + (fmt == "markdown")  # header(s) and one record
 

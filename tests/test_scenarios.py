@@ -22,8 +22,13 @@ def _errors(text: str, name: str = "s.yaml") -> list[str]:
      "s.yaml:3: scenario s: context.starting_fresh: duplicate key 'starting_fresh' (YAML keeps only one; delete the other)"),
     ("context:\n  starting_fresh: yes please\n",
      "s.yaml:2: scenario s: context.starting_fresh: Input should be a valid boolean, got a string 'yes please'"),
-    ("context:\n  have_a100_fleet: true\n  utilization: '0.5'\n",
-     "s.yaml:3: scenario s: context.utilization: Input should be a valid number, got a string '0.5'"),
+    ("context:\n  have_a100_fleet: true\n  utilization: 'half'\n",
+     "s.yaml:3: scenario s: context.utilization: 'half' is not a share: write it like 70% or 0.7"),
+    ("context:\n  have_a100_fleet: true\n  utilization: 25ms\n",
+     "s.yaml:3: scenario s: context.utilization: '25ms' is not a share (it reads as a time): write it like 70% or 0.7"),
+    ("context:\n  monthly_budget_usd: 70%\n",
+     "s.yaml:2: scenario s: context.monthly_budget_usd: '70%' is not an amount in USD a month (it reads as a percentage): "
+     "write it like $20k or 20000 USD/month"),
     ("context:\n  have_a100_fleet: true\n  utilization: .nan\n",
      "s.yaml:3: scenario s: context.utilization: Input should be a finite number"),
     ("workload:\n  tokens_per_day: .inf\n",
@@ -41,7 +46,7 @@ def _errors(text: str, name: str = "s.yaml") -> list[str]:
     ("prices:\n  a100-80gb: 2.0\n  h100-80gb: 0\n",
      "s.yaml:3: scenario s: prices.h100-80gb: a price is 0.01 to 1000 USD per GPU-hour"),
     ("prices:\n  h100-80gb: cheap\n",
-     "s.yaml:2: scenario s: prices.h100-80gb: Input should be a valid number, got a string 'cheap'"),
+     "s.yaml:2: scenario s: prices.h100-80gb: 'cheap' is not an amount in USD per GPU-hour: write it like $3.95 or 3.95 USD/h"),
     ("- just\n- a list\n", "s.yaml: scenario s: expected a mapping with context:, got a list"),
     ("", "s.yaml: empty file"),
     ("context: {starting_fresh: true\n", "s.yaml:2: did not find expected ',' or '}'"),
@@ -108,10 +113,13 @@ def test_schema_is_a_json_schema_that_describes_the_shipped_scenarios():
     assert context["additionalProperties"] is False
     assert {"starting_fresh", "can_afford_h100", "monthly_budget_usd", "have_a100_fleet", "utilization", "can_use_spot",
             "using_fp8", "optimize_for", "stage", "h100_wait_weeks", "needed_in_weeks", "fleet_gpu", "fleet_gpus",
-            "spot_availability"} == set(context["properties"])
+            "spot_availability", "gpus"} == set(context["properties"])
+    # an amount field takes a number or a string as people write it, and says its unit
+    budget = context["properties"]["monthly_budget_usd"]
+    assert budget["unit"] == "USD a month" and {"type": "string", "description": "an amount such as $20k or 20000 USD/month"} in budget["anyOf"]
     # every key used in a shipped scenario is one the schema knows
     import yaml
-    for path in (REPO / "scenarios").glob("*.yaml"):
+    for path in (REPO / "scenarios").rglob("*.yaml"):
         data = yaml.safe_load(path.read_text())
         for item in data.get("scenarios", [data]):
             assert set(item) <= set(schema["$defs"]["Scenario"]["properties"]), path

@@ -2,8 +2,9 @@
 
 The questions themselves are data (``advisor.scenario.questions``); this module asks them with
 questionary (or as plain lines of text on ``TERM=dumb``, a terminal that shows escape codes as
-text), shows figures where they help the next answer (GPUs the model needs, the monthly cost of
-an H100 deployment against a budget, the utilization at which A100 matches H100), then decides,
+text), lets every question after the first go back to the one before, shows figures where they
+help the next answer (the plans for the workload and load answered, against a budget; the
+utilization at which A100 matches H100), then decides,
 records, shows the result and offers to save the answers. What can be checked before the first
 question is (the --from scenario, the --save file), so that a session is never lost at the end.
 """
@@ -23,34 +24,47 @@ from ..defaults import A100, H100
 from ..errors import InputError, UsageError, display_path, printable
 from ..scenario import files as scenario_files
 from ..scenario.spec import NAME_MAX_CHARS
-from ..scenario.questions import (KEEP_WORKLOAD, UNSET, Answers, Question, parse_number, provisional, questions, settle,
-                                  to_scenario, from_scenario)
+from ..scenario.questions import UNSET, Answers, Question, from_scenario, parse_number, provisional, questions, settle, to_scenario
 
 
 # --- figures shown during the session -------------------------------------------------------------
 
 
-def workload_figures(answers: Answers, catalog: Catalog) -> Optional[str]:
+def _plans_summary(answers: Answers, catalog: Catalog) -> Optional[str]:
+    """The cheapest plan and the seed pair's, for the workload and load answered so far."""
     s = provisional(answers, catalog)
     if s is None:
         return None
     f = factmod.build(s, catalog)
-    cells = [f"{gpu} {p.plan.gpus_per_replica} x {p.plan.replicas}" if p.plan else f"{gpu}: no plan" for gpu, p in
-             ((gpu, f.plans[gpu]) for gpu in (A100, H100))]
+    cells = []
+    best = f.values.get("best.gpu")  # the cheapest at a price from a provider (or the user)
+    if best is not None and best not in (A100, H100):
+        cells.append(f"cheapest {best} {_plan_cell(f.plans[best].plan)}")
+    for gpu in (A100, H100):
+        plan = f.plans[gpu].plan
+        cells.append(f"{gpu} {_plan_cell(plan)}" if plan else f"{gpu}: no plan")
+    load = f.values.get("workload.load_rps")
+    stated = "" if f.values.get("workload.load_stated") else " (the load one A100 replica carries)"
+    return f"{load:.2f} requests/s on average{stated}: " + "; ".join(cells) if load else "; ".join(cells)
+
+
+def _plan_cell(plan) -> str:
+    return f"{plan.total_gpus} GPU{'s' if plan.total_gpus > 1 else ''} ${plan.monthly_cost_usd:,.0f} a month"
+
+
+def workload_figures(answers: Answers, catalog: Catalog) -> Optional[str]:
+    summary = _plans_summary(answers, catalog)
+    if summary is None:
+        return None
+    s = provisional(answers, catalog)
     model = factmod.model_of(s, catalog)
-    return (f"{model.id} at {s.precision}: {f.values['workload.weights_gb']:.0f} GB of weights; plans (GPUs per replica x replicas): "
-            f"{', '.join(cells)}")
+    weights = factmod.build(s, catalog).values["workload.weights_gb"]
+    return f"{model.id} at {s.precision}: {weights:.0f} GB of weights; plans for {summary}"
 
 
 def budget_figures(answers: Answers, catalog: Catalog) -> Optional[str]:
-    s = provisional(answers, catalog)
-    if s is None:
-        return None
-    h = factmod.build(s, catalog).plans[H100].plan
-    if h is None:
-        return None
-    return (f"for reference: the H100 plan for {factmod.model_of(s, catalog).id} ({h.replicas} x {h.gpus_per_replica} GPUs at "
-            f"${h.price_usd_per_hour:.2f}/h) costs ${h.monthly_cost_usd:,.0f} a month")
+    summary = _plans_summary(answers, catalog)
+    return f"for reference, at {summary}" if summary else None
 
 
 def utilization_figures(answers: Answers, catalog: Catalog) -> Optional[str]:
@@ -66,36 +80,74 @@ def utilization_figures(answers: Answers, catalog: Catalog) -> Optional[str]:
 
 
 # Figures shown once the answers they depend on are in, or just before the question they inform.
-FIGURES_AFTER = {"workload.output_tokens": workload_figures,
-                 KEEP_WORKLOAD: lambda a, c: workload_figures(a, c) if a.get(KEEP_WORKLOAD) else None}
+FIGURES_AFTER = {"workload.ttft_ms": workload_figures}
 FIGURES_BEFORE = {"context.monthly_budget_usd": budget_figures, "context.utilization": utilization_figures}
+
+
+# --- prompts -------------------------------------------------------------------------------------
+
+
+class Back:
+    """The answer "go back to the previous question"."""
+
+    def __repr__(self) -> str:
+        return "BACK"
+
+
+BACK = Back()
+BACK_CHOICE = "<- back"
+BACK_TEXT = "<"  # typed as the answer to a text question
 
 
 class QuestionaryPrompts:
     """Questions asked with questionary (arrow keys, answers edited in place). A message may show
-    values from the --from file: it is shown ``printable``."""
+    values from the --from file: it is shown ``printable``. With ``back``, a select has a back
+    choice, a confirm takes b, and a text question takes < as its answer."""
 
-    def confirm(self, message: str, default: bool) -> bool:
+    def confirm(self, message: str, default: bool, back: bool = False):
         import questionary
 
-        return bool(questionary.confirm(printable(message), default=default).unsafe_ask())
+        hint = ("(Y/n, b goes back) " if default else "(y/N, b goes back) ") if back else None
+        question = questionary.confirm(printable(message), default=default, instruction=hint)
+        if back:
+            _bind_back(question, "b")
+        answer = question.unsafe_ask()
+        return answer if answer is BACK else bool(answer)
 
-    def select(self, message: str, choices: list, default):
+    def select(self, message: str, choices: list, default, back: bool = False):
         import questionary
 
         options = [questionary.Choice(printable(label), value=value) for value, label in choices]
         chosen = next((c for c in options if c.value == default), options[0])
+        if back:
+            options.append(questionary.Choice(BACK_CHOICE, value=BACK))
         return questionary.select(printable(message), choices=options, default=chosen).unsafe_ask()
 
-    def text(self, message: str, default: str, validate: Callable[[str], object]) -> str:
+    def text(self, message: str, default: str, validate: Callable[[str], object], back: bool = False):
         import questionary
 
-        return questionary.text(printable(message), default=default, validate=validate).unsafe_ask()
+        hint = f"({BACK_TEXT} goes back) " if back else None
+        answer = questionary.text(printable(message), default=default, validate=validate, instruction=hint).unsafe_ask()
+        return BACK if back and answer.strip() == BACK_TEXT else answer
+
+
+def _bind_back(question, key: str) -> None:
+    """``key`` ends the question with BACK (prompt_toolkit runs the most specific binding)."""
+    from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
+
+    bindings = KeyBindings()
+
+    @bindings.add(key, eager=True)
+    def _back(event):
+        event.app.exit(result=BACK)
+
+    question.application.key_bindings = merge_key_bindings([question.application.key_bindings, bindings])
 
 
 class PlainPrompts:
     """Questions as lines of text, for a terminal that shows escape codes as text (``TERM=dumb``):
-    no cursor movement and no colour; Enter keeps the default, a choice is picked by its number."""
+    no cursor movement and no colour; Enter keeps the default, a choice is picked by its number,
+    b (or <) goes back."""
 
     def __init__(self, screen=None, stdin=None):
         self.screen, self.stdin = screen or sys.stdout, stdin or sys.stdin
@@ -112,17 +164,20 @@ class PlainPrompts:
             raise EOFError
         return line.rstrip("\r\n")
 
-    def confirm(self, message: str, default: bool) -> bool:
+    def confirm(self, message: str, default: bool, back: bool = False):
         while True:
-            answer = self._read(f"? {message} ({'Y/n' if default else 'y/N'}) ").strip().lower()
+            answer = self._read(f"? {message} ({'Y/n' if default else 'y/N'}{', b goes back' if back else ''}) ").strip().lower()
             if not answer:
                 return default
+            if back and answer in ("b", "back", BACK_TEXT):
+                return BACK
             if answer in ("y", "yes", "n", "no"):
                 return answer.startswith("y")
             self.say("  answer y or n (Enter keeps the default)")
 
-    def select(self, message: str, choices: list, default):
+    def select(self, message: str, choices: list, default, back: bool = False):
         default = default if any(value == default for value, _ in choices) else choices[0][0]
+        choices = list(choices) + ([(BACK, BACK_CHOICE)] if back else [])
         self.say(f"? {message}")
         for number, (value, label) in enumerate(choices, 1):
             self.say(f"  {number}) {label}" + ("  (default)" if value == default else ""))
@@ -130,6 +185,8 @@ class PlainPrompts:
             answer = self._read(f"  1-{len(choices)}, Enter for the default: ").strip()
             if not answer:
                 return default
+            if back and answer in ("b", "back", BACK_TEXT):
+                return BACK
             if answer.isdigit() and 1 <= int(answer) <= len(choices):
                 return choices[int(answer) - 1][0]
             named = [value for value, label in choices if answer in (str(value), label)]
@@ -137,9 +194,11 @@ class PlainPrompts:
                 return named[0]
             self.say(f"  a number from 1 to {len(choices)}")
 
-    def text(self, message: str, default: str, validate: Callable[[str], object]) -> str:
+    def text(self, message: str, default: str, validate: Callable[[str], object], back: bool = False):
         while True:
-            answer = self._read(f"? {message} " + (f"[{default}] " if default else ""))
+            answer = self._read(f"? {message} " + (f"[{default}] " if default else "") + (f"({BACK_TEXT} goes back) " if back else ""))
+            if back and answer.strip() == BACK_TEXT:
+                return BACK
             if not answer.strip():
                 answer = default
             verdict = validate(answer)
@@ -148,50 +207,70 @@ class PlainPrompts:
             self.say(f"  {verdict}")
 
 
+# --- the session ---------------------------------------------------------------------------------
+
+
 @dataclass
 class Session:
     """One run of the questions; ``say`` prints a figure, ``help`` a help line, ``prompts`` asks
-    (questionary's by default)."""
+    (questionary's by default). Every question after the first can go back to the one before."""
 
     catalog: Catalog
     prefill: Answers = field(default_factory=dict)
     say: Callable[[str], None] = print
     help: Callable[[str], None] = print
     prompts: object = field(default_factory=QuestionaryPrompts)
+    given: Answers = field(default_factory=dict)  # the last answer given to each question (a default after going back)
 
     def default_for(self, q: Question, answers: Answers):
-        """Where every default comes from: the pre-filled file, else the question's own default."""
+        """Where every default comes from: this session's last answer to it, the pre-filled file,
+        else the question's own default."""
+        if q.name in self.given:
+            return self.given[q.name]
         if q.name in self.prefill:
             return self.prefill[q.name]
         return q.default_value(answers, self.catalog)
 
     def run(self) -> Answers:
+        asked = questions(self.catalog)
         answers: Answers = dict(self.prefill)
-        for q in questions(self.catalog):
+        history: list[tuple[int, Answers]] = []  # (question asked, the answers before it)
+        i = 0
+        while i < len(asked):
+            q = asked[i]
             if not q.when(answers):
                 if not q.name.startswith("_") and q.name not in self.prefill:
                     answers.pop(q.name, None)  # a skipped question is not recorded
+                i += 1
                 continue
             self._show(FIGURES_BEFORE.get(q.name), answers)
             self.help(q.help)
-            answers[q.name] = self._ask(q, self.default_for(q, answers), answers)
+            value = self._ask(q, self.default_for(q, answers), answers, back=bool(history))
+            if value is BACK:
+                i, answers = history.pop()
+                continue
+            history.append((i, dict(answers)))
+            answers[q.name] = self.given[q.name] = value
             self._show(FIGURES_AFTER.get(q.name), answers)
+            i += 1
         return settle(answers)
 
     def _show(self, figure, answers: Answers) -> None:
         if figure and (text := figure(answers, self.catalog)):
             self.say(text)
 
-    def _ask(self, q: Question, default, answers: Answers):
+    def _ask(self, q: Question, default, answers: Answers, back: bool):
         message = q.message_for(answers, self.catalog)
         if q.kind == "confirm":
-            return self.prompts.confirm(message, bool(default))
+            return self.prompts.confirm(message, bool(default), back=back)
         if q.kind == "select":
-            value = self.prompts.select(message, list(q.choices), UNSET if default is None else default)
+            value = self.prompts.select(message, q.choices_for(answers, self.catalog), UNSET if default is None else default, back=back)
             return None if value == UNSET else value
 
         def check(text: str):
             if not text.strip() and q.optional:
+                return True
+            if back and text.strip() == BACK_TEXT:
                 return True
             try:
                 parse_number(text, q)
@@ -200,7 +279,9 @@ class Session:
             return True
 
         shown = "" if default is None else f"{default:g}" if isinstance(default, float) else str(default)
-        text = self.prompts.text(message, shown, check)
+        text = self.prompts.text(message, shown, check, back=back)
+        if text is BACK:
+            return BACK
         return None if not text.strip() and q.optional else parse_number(text, q)
 
 

@@ -186,7 +186,8 @@ def run(args) -> int:
                 if isinstance(result, batch.Failure):
                     failures.append(result)
                     progress.close()
-                    print(f"advisor: invalid input: {result.message}", file=sys.stderr)
+                    for line in result.message.splitlines():  # each problem of a scenario its own line
+                        print(f"advisor: invalid input: {line}", file=sys.stderr)
                 else:
                     record(result.rows)
                     out.write(result.piece)
@@ -322,14 +323,19 @@ def rules_check(args) -> int:
     from .. import resources
     from ..catalog.load import load_catalog
     from ..decide import facts
+    from ..decide.decision import action_checks
     from ..render.tables import rules_check_text
-    from ..rules import analysis, loader
+    from ..rules import analysis, engine, loader
 
-    schema = facts.schema(load_catalog())
+    catalog = load_catalog()
+    schema = facts.schema(catalog)
     directory = args.directory or str(resources.policy_dir())
-    book, problems = loader.parse_directory(Path(directory), schema)
+    used = loader.rules_directory(Path(directory))
+    if used != Path(directory):
+        print(f"note: {directory} holds the catalogs beside the rules: checking its rule files, in {used}", file=sys.stderr)
+    book, problems = loader.parse_directory(Path(directory), schema, action_checks=action_checks(catalog))
     report = analysis.analyse(book, schema) if book is not None else None
-    problems += report.problems if report else []
+    problems += report.problems + engine.check(book, schema) if report else []
     for problem in problems:
         print(problem, file=sys.stderr)
     if report:

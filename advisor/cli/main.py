@@ -12,7 +12,7 @@ import math
 import sys
 from typing import Optional, Sequence
 
-from .. import __version__, defaults
+from .. import __version__, amounts, defaults
 from ..catalog.precisions import KV_PRECISIONS, PRECISIONS
 from ..perf.checks import UTILIZATION_HINT
 from . import commands
@@ -32,38 +32,39 @@ class _Parser(argparse.ArgumentParser):
 # --- argument types: each rejects bad values with a sentence argparse prints ------------------
 
 
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
+def amount(unit: amounts.Unit, integer: bool = False, share: bool = False):
+    """An argument type reading an amount as prompts and scenario files read it ("20k", "$3.95",
+    "25ms", "70%"): positive, finite, a whole number when ``integer``, at most 1 when ``share``."""
+
+    def read(text: str):
+        try:
+            value = amounts.parse(text, unit)
+        except amounts.AmountError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        if share and not 0 < value <= 1:
+            raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text} ({UTILIZATION_HINT})")
+        if integer:
+            if not value.is_integer():
+                raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+            if value < 1:
+                raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+            return int(value)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+        return value
+
+    read.__name__ = unit.name  # argparse names the type in its messages
+    return read
 
 
-def positive_float(text: str) -> float:
-    value = _number(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
-    return value
-
-
-def utilization(text: str) -> float:
-    value = _number(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text} ({UTILIZATION_HINT})")
-    return value
+positive_float = amount(amounts.NUMBER)
+positive_int = amount(amounts.COUNT, integer=True)
+utilization = amount(amounts.SHARE, share=True)
+usd_per_hour = amount(amounts.USD_PER_HOUR)
+milliseconds = amount(amounts.MILLISECONDS)
+tokens = amount(amounts.TOKENS, integer=True)
 
 
 def jobs(text: str) -> int:
@@ -84,7 +85,7 @@ def gpu_price(text: str) -> tuple[str, float]:
     gpu, sep, usd = text.partition("=")
     if not sep or not gpu:
         raise argparse.ArgumentTypeError(f"expected GPU=USD_PER_HOUR such as h100-80gb=3.50, got {text!r}")
-    return gpu.strip(), positive_float(usd)
+    return gpu.strip(), usd_per_hour(usd)
 
 
 # --- shared options ----------------------------------------------------------------------------
@@ -93,7 +94,7 @@ def gpu_price(text: str) -> tuple[str, float]:
 def _model_options(p: argparse.ArgumentParser) -> None:
     which = p.add_mutually_exclusive_group()
     which.add_argument("--model", metavar="ID", help="catalog model id (see `advisor models`)")
-    which.add_argument("--params-b", type=positive_float, metavar="N", help="any model size in billions of parameters (Llama-shaped estimate)")
+    which.add_argument("--params-b", type=amount(amounts.BILLIONS), metavar="N", help="any model size in billions of parameters (Llama-shaped estimate)")
     which.add_argument("--model-config", metavar="PATH", help="a Hugging Face config.json (dense, grouped-query, MLA or mixture-of-experts)")
     p.add_argument("--precision", choices=PRECISIONS, default=defaults.DEFAULT_PRECISION,
                    help=f"weight precision (default: {defaults.DEFAULT_PRECISION})")
@@ -105,13 +106,13 @@ def _workload_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gpus", type=positive_int, metavar="N", help="GPUs per deployment (default: the fewest that fit)")
     p.add_argument("--batch", type=positive_int, metavar="B",
                    help=f"concurrent sequences (default: {defaults.DEFAULT_BATCH}, as in scenario files)")
-    p.add_argument("--prompt-tokens", type=positive_int, default=defaults.DEFAULT_PROMPT_TOKENS, metavar="N",
+    p.add_argument("--prompt-tokens", type=tokens, default=defaults.DEFAULT_PROMPT_TOKENS, metavar="N",
                    help=f"prompt length (default: {defaults.DEFAULT_PROMPT_TOKENS})")
-    p.add_argument("--output-tokens", type=positive_int, default=defaults.DEFAULT_OUTPUT_TOKENS, metavar="N",
+    p.add_argument("--output-tokens", type=tokens, default=defaults.DEFAULT_OUTPUT_TOKENS, metavar="N",
                    help=f"generated tokens per request (default: {defaults.DEFAULT_OUTPUT_TOKENS})")
     p.add_argument("--utilization", type=utilization, default=defaults.DEFAULT_UTILIZATION, metavar="U",
                    help="share of paid hours the GPUs are busy, in (0, 1] (default: 1)")
-    p.add_argument("--max-ms-per-token", type=positive_float, metavar="MS", help="latency target per generated token")
+    p.add_argument("--max-ms-per-token", type=milliseconds, metavar="MS", help="latency target per generated token")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
 
 
@@ -143,7 +144,7 @@ def _add_figures_commands(sub) -> None:
     )
     est.add_argument("--gpu", required=True, metavar="ID", help="catalog GPU id (see `advisor gpus`)")
     _workload_options(est)
-    est.add_argument("--price", type=positive_float, metavar="USD", help="USD per GPU-hour (default: the catalog price)")
+    est.add_argument("--price", type=usd_per_hour, metavar="USD", help="USD per GPU-hour (default: the catalog price)")
     est.add_argument("--tokens-per-s", type=positive_float, metavar="X", help="measured throughput of the whole deployment; replaces the estimate")
     est.set_defaults(handler=commands.estimate)
 
@@ -166,18 +167,18 @@ def _add_figures_commands(sub) -> None:
     )
     plan.add_argument("scenario", nargs="?", metavar="SCENARIO", help="a scenario file (the first scenario in it); flags add to it")
     _model_options(plan)
-    plan.add_argument("--prompt-tokens", type=positive_int, metavar="N", help=f"average prompt tokens (default: {defaults.DEFAULT_PROMPT_TOKENS})")
-    plan.add_argument("--output-tokens", type=positive_int, metavar="N", help=f"average output tokens (default: {defaults.DEFAULT_OUTPUT_TOKENS})")
+    plan.add_argument("--prompt-tokens", type=tokens, metavar="N", help=f"average prompt tokens (default: {defaults.DEFAULT_PROMPT_TOKENS})")
+    plan.add_argument("--output-tokens", type=tokens, metavar="N", help=f"average output tokens (default: {defaults.DEFAULT_OUTPUT_TOKENS})")
     load = plan.add_mutually_exclusive_group()
-    load.add_argument("--tokens-per-day", type=positive_float, metavar="N", help="load: generated tokens a day")
-    load.add_argument("--requests-per-s", type=positive_float, metavar="N", help="load: average requests per second")
-    plan.add_argument("--peak-to-average", type=positive_float, metavar="X",
+    load.add_argument("--tokens-per-day", type=amount(amounts.TOKENS_PER_DAY), metavar="N", help="load: generated tokens a day")
+    load.add_argument("--requests-per-s", type=amount(amounts.REQUESTS_PER_S), metavar="N", help="load: average requests per second")
+    plan.add_argument("--peak-to-average", type=amount(amounts.RATIO), metavar="X",
                       help=f"peak load / average load (default: {defaults.DEFAULT_PEAK_TO_AVERAGE:g})")
     plan.add_argument("--headroom", type=utilization, metavar="H",
                       help=f"highest share of capacity the peak may use (default: {defaults.DEFAULT_HEADROOM:g})")
-    plan.add_argument("--tpot-ms", "--max-ms-per-token", dest="tpot_ms", type=positive_float, metavar="MS",
+    plan.add_argument("--tpot-ms", "--max-ms-per-token", dest="tpot_ms", type=milliseconds, metavar="MS",
                       help=f"target time per output token (default: {defaults.DEFAULT_TPOT_MS:g} ms)")
-    plan.add_argument("--ttft-ms", type=positive_float, metavar="MS", help=f"target time to first token (default: {defaults.DEFAULT_TTFT_MS:g} ms)")
+    plan.add_argument("--ttft-ms", type=milliseconds, metavar="MS", help=f"target time to first token (default: {defaults.DEFAULT_TTFT_MS:g} ms)")
     plan.add_argument("--price", type=gpu_price, action="append", default=[], metavar="GPU=USD", help="override a catalog price (repeatable)")
     plan.add_argument("--all", action="store_true", help="also every GPU without a plan, and why")
     plan.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
@@ -312,7 +313,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return args.handler(args)
     except AdvisorError as exc:
-        print(f"advisor: error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():  # several problems of one input: a line each
+            print(f"advisor: error: {line}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("advisor: interrupted", file=sys.stderr)

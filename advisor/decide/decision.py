@@ -31,6 +31,7 @@ from .records import Advantage, Factor, Finding, FiredRule, Outcome, Override, V
 GENERAL_ANSWER = "recommendation"  # the ruleset whose winner is the seed's general answer
 VERDICT = "verdict"  # the ruleset whose winner is the final verdict
 DECISION_JSON_VERSION = 2
+NO_GPU = "none"  # an outcome's gpu when it deploys none
 
 
 @dataclass
@@ -105,7 +106,7 @@ class Advisor:
         self.catalog = catalog or load_catalog()
         self.schema = factmod.schema(self.catalog)
         directory = Path(rules_dir) if rules_dir else resources.policy_dir()
-        self.book = loader.load(directory, self.schema, resources.catalog_files())
+        self.book = loader.load(directory, self.schema, resources.catalog_files(), action_checks=action_checks(self.catalog))
         self.stages = split_book(self.book)
         self.engines = [engine.for_book(stage, self.schema) for stage in self.stages if stage.rulesets]
         self.planner = Planner(self.catalog)
@@ -147,6 +148,12 @@ def _winner(book: RuleBook, firings: list[Firing], ruleset: str, values: dict) -
     return None
 
 
+def action_checks(catalog: Catalog) -> dict:
+    """What rules may say beyond the rule language: an outcome names catalog GPUs ("a+b" for a mix),
+    or ``none`` (a verdict that no GPU carries the workload)."""
+    return {"outcome.gpu": loader.one_of([*catalog.gpus, NO_GPU], joined_by="+")}
+
+
 def assemble(book: RuleBook, scenario: Scenario, source: str, facts: factmod.Facts, firings: list[Firing], raw,
              seen: dict) -> Decision:
     """Turn firings into the decision: winners of first-hit rulesets, collected items, the trace.
@@ -178,7 +185,7 @@ def assemble(book: RuleBook, scenario: Scenario, source: str, facts: factmod.Fac
             item = Factor(**_filled(then.factor, values, ("factor", "choice", "reason")), rule=f.rule)
             earlier = factors.get(item.factor)  # a later rule resolves an open-ended one ("depends on utilization")
             factors[item.factor] = item.resolving(earlier) if earlier else item
-    plans = {gpu: plan_record(p) for gpu, p in facts.plans.items()}
+    plans = {gpu: plan_record(p, facts.figures.caveats.get(gpu, ())) for gpu, p in facts.plans.items()}
     general = outcomes.get(GENERAL_ANSWER)
     return Decision(
         decision_id=str(uuid.uuid4()),
@@ -208,7 +215,11 @@ def _verdict(outcome: Optional[Outcome], general: Optional[Outcome], plans: dict
         return None
     extra = dict(chosen.extra)
     overturned = extra.pop("overturned_by", "") or None
-    gpus = [g for g in chosen.gpu.split("+") if g in plans]
+    gpus = [g for g in chosen.gpu.split("+") if g != NO_GPU]
+    if any(g not in plans for g in gpus):
+        raise DataError(f"invalid rules: {chosen.rule}'s outcome deploys {chosen.gpu!r}, which is not a GPU of the catalog "
+                        "(a fact its gpu names is absent for this scenario)",
+                        "the rule's condition should require the fact it names: {fact: ..., exists: true}")
     return Verdict(chosen.id, chosen.text, chosen.gpu, chosen.rule, extra.pop("general_answer", "holds"), overturned,
                    {g: plans[g] for g in gpus})
 

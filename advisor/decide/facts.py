@@ -43,7 +43,6 @@ _WORKLOAD = (
 #: The general answer, for the rulesets that check it: added once the seed's rules have run.
 GENERAL = (
     FactSpec("general.id", "string", "the general answer's outcome id", optional=False),
-    FactSpec("general.gpu", "string", "the GPU the general answer deploys (the first it names)", optional=False),
     FactSpec("general.text", "string", "the general answer, as the seed words it", optional=False),
     FactSpec("general.feasible", "bool", "the general answer's GPU has a plan within the targets", optional=False),
     FactSpec("general.monthly_cost_usd", "number", "its plan's monthly cost"),
@@ -58,7 +57,8 @@ def _schema(gpu_ids: tuple) -> dict[str, FactSpec]:
     specs = list(_CONTEXT) + [
         FactSpec("context.optimize_for", "enum", "what matters most", values=get_args(OptimizeFor)),
         FactSpec("context.stage", "enum", "experimentation or production", values=get_args(Stage)),
-    ] + list(_WORKLOAD) + figures.fact_specs(gpu_ids) + list(GENERAL)
+    ] + list(_WORKLOAD) + figures.fact_specs(gpu_ids) + list(GENERAL) + [
+        FactSpec("general.gpu", "enum", "the GPU the general answer deploys (the first it names)", values=tuple(gpu_ids), optional=False)]
     return {s.name: s for s in specs}
 
 

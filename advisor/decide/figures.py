@@ -10,7 +10,7 @@ figures with each other: a rule compares a fact with a named threshold, never tw
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 from ..catalog.load import Catalog
@@ -58,7 +58,7 @@ def fact_specs(gpu_ids) -> list[FactSpec]:
     specs = []
     for prefix in [f"plan.{gpu}" for gpu in gpu_ids] + [name for name, _ in CHOICES]:
         if not prefix.startswith("plan."):
-            specs.append(FactSpec(f"{prefix}.gpu", "string", dict(CHOICES)[prefix]))
+            specs.append(FactSpec(f"{prefix}.gpu", "enum", dict(CHOICES)[prefix], values=tuple(gpu_ids)))
         specs += [FactSpec(f"{prefix}.{name}", kind, doc, values=PRECISIONS if kind == "enum" else ()) for name, kind, doc in PLAN_FIGURES]
     return specs + [
         FactSpec("targets.tpot_ms", "number", "the TPOT target", optional=False),
@@ -80,7 +80,7 @@ def fact_specs(gpu_ids) -> list[FactSpec]:
         FactSpec("budget.h100_share", "number", "H100 plan / monthly budget"),
         FactSpec("budget.best_share", "number", "the cheapest plan / monthly budget"),
         FactSpec("timeline.h100_weeks_late", "number", "weeks the H100 wait runs past the date the capacity is needed"),
-        FactSpec("fleet.gpu", "string", "the fleet's GPU"),
+        FactSpec("fleet.gpu", "enum", "the fleet's GPU", values=tuple(gpu_ids)),
         FactSpec("fleet.gpus", "number", "GPUs in the fleet"),
         FactSpec("fleet.monthly_cost_usd", "number", "what the fleet costs a month today"),
         FactSpec("fleet.load_rps", "number", "the fleet's load today: its capacity x its utilization"),
@@ -104,6 +104,7 @@ class Figures:
     values: dict[str, object]
     notes: list[str]
     request: PlanRequest
+    caveats: dict[str, list[str]] = field(default_factory=dict)  # per GPU: what stands against its plan
 
 
 def compute(scenario: Scenario, catalog: Catalog, planner: Planner, request: PlanRequest) -> Figures:
@@ -133,7 +134,32 @@ def compute(scenario: Scenario, catalog: Catalog, planner: Planner, request: Pla
     values.update(_timeline(scenario))
     values.update(_fleet(scenario, catalog, request, plans, choices["best"]))
     values.update(_spot(scenario, catalog, plans, choices, notes))
-    return Figures(plans, values, notes, request)
+    return Figures(plans, values, notes, request, _caveats(scenario, catalog, plans))
+
+
+def _caveats(scenario: Scenario, catalog: Catalog, plans: dict) -> dict[str, list[str]]:
+    """Facts that stand against a GPU's plan whatever it costs, as the plans table shows them beside
+    a cheaper plan the verdict did not take (which of them weighs is the rules' to say)."""
+    ctx = scenario.context
+    out = {}
+    for gpu_id, gpu_plan in plans.items():
+        caveats = []
+        if ctx.gpus is not None and gpu_id not in ctx.gpus:
+            caveats.append("not among context.gpus")
+        if indicative(scenario, catalog, gpu_id):
+            caveats.append("priced only by a survey")
+        if ctx.using_fp8 and not catalog.gpu(gpu_id).supports("fp8"):
+            caveats.append("no FP8 tensor cores")
+        if gpu_id.startswith("h100") and ctx.can_afford_h100 is False:
+            caveats.append("H100: not affordable")
+        if gpu_id.startswith("h100") and ctx.h100_wait_weeks:
+            caveats.append(f"H100: {ctx.h100_wait_weeks:g} weeks away")
+        budget = ctx.monthly_budget_usd
+        if budget is not None and gpu_plan.plan is not None and gpu_plan.plan.monthly_cost_usd > budget:
+            caveats.append("over the budget")
+        if caveats:
+            out[gpu_id] = caveats
+    return out
 
 
 def _plan_values(prefix: str, plan: Optional[Plan]) -> dict:
@@ -156,7 +182,8 @@ def indicative(scenario: Scenario, catalog: Catalog, gpu_id: str) -> bool:
 
 def _choices(scenario: Scenario, catalog: Catalog, plans: dict) -> dict[str, Optional[GpuPlan]]:
     budget = scenario.context.monthly_budget_usd
-    firm = lambda g: not indicative(scenario, catalog, g)  # noqa: E731
+    allowed = scenario.context.gpus
+    firm = lambda g: not indicative(scenario, catalog, g) and (allowed is None or g in allowed)  # noqa: E731
     return {
         "best": _cheapest(plans, lambda g, p: firm(g)),
         "best_seed_pair": _cheapest(plans, lambda g, p: g in SEED_PAIR),
@@ -164,7 +191,7 @@ def _choices(scenario: Scenario, catalog: Catalog, plans: dict) -> dict[str, Opt
         "best_native_fp8": _cheapest(plans, lambda g, p: catalog.gpu(g).supports("fp8") and firm(g)),
         "best_in_budget": _cheapest(plans, lambda g, p: budget is not None and p.monthly_cost_usd <= budget and firm(g)),
         "best_available": _cheapest(plans, lambda g, p: not g.startswith("h100") and firm(g)),
-        "best_indicative": _cheapest(plans, lambda g, p: not firm(g)),
+        "best_indicative": _cheapest(plans, lambda g, p: indicative(scenario, catalog, g) and (allowed is None or g in allowed)),
     }
 
 
@@ -303,8 +330,10 @@ def _spot(scenario: Scenario, catalog: Catalog, plans: dict, choices: dict, note
     return out
 
 
-def plan_record(gpu_plan: GpuPlan) -> dict:
-    """A GPU's plan as the decision records it: the plan's figures, or why there is none."""
-    if gpu_plan.plan is None:
-        return {"feasible": False, "reason": gpu_plan.reason}
-    return {"feasible": True, **{k: v for k, v in gpu_plan.plan.to_json().items()}}
+def plan_record(gpu_plan: GpuPlan, caveats: list = ()) -> dict:
+    """A GPU's plan as the decision records it: the plan's figures, or why there is none, and the
+    caveats that stand against it."""
+    record = {"feasible": False, "reason": gpu_plan.reason} if gpu_plan.plan is None else {"feasible": True, **gpu_plan.plan.to_json()}
+    if caveats:
+        record["caveats"] = list(caveats)
+    return record

@@ -21,7 +21,8 @@ def plan_line(plan: dict) -> str:
     """A plan's shape and bill in one line."""
     if not plan.get("feasible"):
         return safe(plan.get("reason") or "no plan")
-    return (f"{plan['precision']} · {plan['gpus_per_replica']} x {plan['replicas']} = {plan['total_gpus']} GPUs · "
+    replicas = f"{plan['replicas']} replica{'s' if plan['replicas'] > 1 else ''}"
+    return (f"{plan['precision']} · {replicas} of {plan['gpus_per_replica']} GPU{'s' if plan['gpus_per_replica'] > 1 else ''} · "
             f"{money(plan['monthly_cost_usd'], 0)} a month · {money(plan['usd_per_million_tokens'], 3)} per million tokens · "
             f"TPOT {plan['tpot_ms']:.0f} ms, TTFT {plan['ttft_ms']:,.0f} ms at the peak")
 
@@ -31,9 +32,10 @@ def _verdict_plan_lines(verdict) -> list[str]:
 
 
 def decision_block(d, palette=PLAIN, short_revision: int = 12, width: Optional[int] = None) -> str:
-    """One decision for people: the verdict with its plan first, then the general answer, the
-    findings, the reasons, and every GPU's plan. Every text in it is ``safe``: a decision carries
-    names from input files and texts from rule files."""
+    """One decision for people: the verdict with its plan first, then every GPU's plan (the
+    verdict's marked, each other with why it lost), the findings, the general answer and the
+    reasons. Every text in it is ``safe``: a decision carries names from input files and texts
+    from rule files."""
     v, g = d.verdict, d.general_answer
     lines = [palette.bold(safe(d.scenario)) + palette.dim(f"  ({safe(d.source)})")]
     head = (f"{palette.green(palette.bold(safe(v.text)))}  ->  {palette.bold(safe(v.gpu))}   {palette.dim('[' + safe(v.rule) + ']')}"
@@ -42,28 +44,21 @@ def decision_block(d, palette=PLAIN, short_revision: int = 12, width: Optional[i
     if v:
         for line in _verdict_plan_lines(v):
             lines += wrapped(" " * LABEL, line, width, LABEL)
+    table = plans_table(d, width - LABEL if width else None)
+    lines += ["  plans       " + line if n == 0 else " " * LABEL + line for n, line in enumerate(table.splitlines())]
+    for f in d.findings:
+        lines += wrapped("  finding     ", safe(f.text), width, LABEL)
     if g:
         answer = f"{safe(g.text)} [{safe(g.rule)}]: " + safe(v.general_answer if v else "holds")
         lines += wrapped("  general     ", answer, width, LABEL)
-    for f in d.findings:
-        lines += wrapped("  finding     ", safe(f.text), width, LABEL)
     for f in d.factors:
         lines += wrapped("  factor      ", f"{safe(f.factor)}: {palette.cyan(safe(f.choice))} - {safe(f.reason)}", width, LABEL)
     for a in d.advantages:
         lines += wrapped("  advantage   ", f"{palette.cyan(safe(a.gpu))} {safe(a.id)}: {safe(a.reason)}", width, LABEL)
     for note in d.notes:
         lines += wrapped("  note        ", safe(note), width, LABEL)
-    lines.append(f"  plans       {plans_cells(d)}")
     lines.append(palette.dim(f"  rules       {safe(d.rules_revision[:short_revision])} · decision {safe(d.decision_id)}"))
     return "\n".join(lines)
-
-
-def plans_cells(d) -> str:
-    """Every GPU with a plan, cheapest first, as "gpu $monthly"; the seed's pair always."""
-    feasible = sorted(((gpu, p) for gpu, p in d.plans.items() if p.get("feasible")), key=lambda gp: gp[1]["monthly_cost_usd"])
-    cells = [f"{safe(gpu)} {money(p['monthly_cost_usd'], 0)}" for gpu, p in feasible]
-    cells += [f"{safe(gpu)} no plan" for gpu in SEED_PAIR if gpu in d.plans and not d.plans[gpu].get("feasible")]
-    return " · ".join(cells) or "none"
 
 
 def plans_table(d, width: Optional[int] = None) -> str:
@@ -78,17 +73,19 @@ def plans_table(d, width: Optional[int] = None) -> str:
             if gpu in SEED_PAIR:
                 rows.append(["", gpu, "-", "-", "-", "-", "-", "-", p.get("reason") or "no plan"])
             continue
+        caveats = "; ".join(p.get("caveats", ()))
         if gpu in chosen:
             why = "the verdict"
         elif base:
             extra = p["monthly_cost_usd"] - base
-            why = f"+{money(extra, 0)} a month (+{extra / base:.0%})" if extra > 0 else f"{money(-extra, 0)} a month less; see the findings"
+            why = (f"+{money(extra, 0)} a month (+{extra / base:.0%})" + (f"; {caveats}" if caveats else "") if extra > 0
+                   else f"{money(-extra, 0)} a month less, but: " + (caveats or "see the findings"))
         else:
-            why = ""
+            why = caveats
         rows.append(["*" if gpu in chosen else "", gpu, p["precision"], f"{p['gpus_per_replica']} x {p['replicas']}",
                      money(p["monthly_cost_usd"], 0), money(p["usd_per_million_tokens"], 3), number(p["tpot_ms"], 1),
                      number(p["ttft_ms"], 0), why])
-    headers = ["", "GPU", "precision", "GPUs", "$ a month", "$/M tokens", "TPOT ms", "TTFT ms", ""]
+    headers = ["", "GPU", "precision", "GPUs x replicas", "$ a month", "$/M tokens", "TPOT ms", "TTFT ms", ""]
     return table(headers, rows, right=range(3, 8), width=width)
 
 
@@ -180,14 +177,15 @@ def ask_summary(d, palette=PLAIN, recorded: bool = True, width: Optional[int] = 
              f"{palette.bold(safe(v.gpu) if v else '-')}"]
     if v:
         lines += ["  " + line for line in _verdict_plan_lines(v)]
-    if g:
-        lines += wrapped(f"{palette.bold('General answer:')} ", f"{safe(g.text)}: " + safe(v.general_answer if v else "holds"), width, 2)
-    lines += ["", palette.bold("Plans (cheapest deployment per GPU for this load)")]
+    lines += ["", palette.bold("Plans (the cheapest deployment per GPU for this load; * the verdict's)")]
     lines += ["  " + line for line in plans_table(d, width - 2 if width else None).splitlines()]
     if d.findings:
         lines += ["", palette.bold("Findings")]
         for f in d.findings:
             lines += wrapped("  ", safe(f.text), width, 2)
+    if g:
+        lines += [""] + wrapped(f"{palette.bold('General answer:')} ", f"{safe(g.text)}: " + safe(v.general_answer if v else "holds"),
+                                width, 2)
     lines += ["", palette.bold("Why")]
     for f in d.factors:
         lines += wrapped("  ", f"factor {safe(f.factor)}: {palette.cyan(safe(f.choice))} - {safe(f.reason)}", width, 2)

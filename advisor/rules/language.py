@@ -25,10 +25,14 @@ A rule file holds one ruleset::
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
 import string
 from dataclasses import dataclass
 from typing import Literal, Optional, Union
+
+from ..errors import Location
 
 OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "exists")
 ORDERED = ("lt", "le", "gt", "ge")
@@ -107,6 +111,26 @@ def condition_text(c: Compare) -> str:
 
 # --- rules -------------------------------------------------------------------------------------
 
+Severity = Literal["error", "warning"]
+
+
+@dataclass
+class Problem:
+    """Something wrong with a rule book, where it is: what ``advisor rules check`` lists."""
+
+    file: str
+    line: Optional[int]
+    message: str
+    severity: Severity = "error"
+
+    @property
+    def where(self) -> str:
+        return str(Location(self.file, self.line))
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.severity}: {self.message}"
+
+
 
 @dataclass(frozen=True)
 class Threshold:
@@ -166,15 +190,22 @@ class RuleBook:
     revision: str  # sha256 of the rule files and catalogs
     directory: str
 
-    @property
+    @functools.cached_property
     def rules(self) -> list[Rule]:
         return [r for rs in self.rulesets for r in rs.rules]
 
+    @functools.cached_property
+    def _by_id(self) -> dict:
+        by_id: dict = {}
+        for r in self.rules:
+            by_id.setdefault(r.id, r)  # the first, as a search in order would find
+        return by_id
+
     def rule(self, rule_id: str) -> Rule:
-        return next(r for r in self.rules if r.id == rule_id)
+        return self._by_id[rule_id]
 
     def has_rule(self, rule_id: str) -> bool:
-        return any(r.id == rule_id for r in self.rules)
+        return rule_id in self._by_id
 
     def ruleset(self, name: str) -> Ruleset:
         return next(rs for rs in self.rulesets if rs.name == name)
@@ -188,6 +219,7 @@ def rule_digests(book: RuleBook) -> dict[str, str]:
 # --- templates -----------------------------------------------------------------------------------
 
 _FORMATTER = string.Formatter()
+_HUGE_SPEC = re.compile(r"\d{4,}|[{}]")  # a width or precision of 1,000 or more, or a nested field
 
 
 def template_fields(text: str) -> list[str]:
@@ -206,6 +238,8 @@ def render_template(text: str, values: dict) -> str:
         if value is None:
             out.append("?")
             continue
+        if spec and _HUGE_SPEC.search(spec):  # the loader refuses these; never write megabytes anyway
+            spec = ""
         try:
             out.append(format(value, spec or ""))
         except (ValueError, TypeError):

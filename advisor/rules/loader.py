@@ -2,21 +2,26 @@
 
 Files are read with the safe YAML loader; a rule file is data, never code. ``parse_directory``
 returns the book and every problem (errors and warnings) so that ``advisor rules check`` can
-list them all; ``load`` refuses a book with errors in one sentence.
+list them all; ``load`` refuses a book with errors in one sentence, and a book that would decide
+a scenario without an outcome (no first-hit ruleset, or a gap in one).
+
+The language knows no product: what an action's value may be beyond a text (the GPU ids of the
+catalog, say) is the caller's to say, with ``action_checks`` (``{"outcome.gpu": one_of(ids, "+")}``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Callable, Iterable, Mapping, Optional
 
 from .. import yamlio
-from ..errors import DataError, Location, did_you_mean
+from ..errors import DataError, did_you_mean
 from .language import (ACTION_SHAPES, DERIVED, HIT_POLICIES, OPERATORS, ORDERED, All, AnyOf, Compare, Condition, Not, Rule,
-                       RuleBook, Ruleset, Then, Threshold, facts_of, leaves, template_fields)
+                       Problem, RuleBook, Ruleset, Severity, Then, Threshold, facts_of, leaves, render_template)
 from .schema import NUMBER_RANGE_TEXT, FactSpec, comparable
 
 MAX_RULE_FILE_BYTES = 1_000_000
@@ -24,22 +29,29 @@ CASES_SUFFIX = ".cases.yaml"  # rule cases live beside the rules; they are tests
 _ID = re.compile(r"^[a-z][a-z0-9_]*(-[a-z0-9_]+)*$")
 _FILE_KEYS = ("ruleset", "order", "hit_policy", "title", "source", "thresholds", "rules")
 _RULE_KEYS = ("id", "title", "source", "when", "then")
-Severity = Literal["error", "warning"]
+POLICY, CATALOGS = "policy", "catalogs"  # the shipped data directory: rules/policy beside rules/catalogs
+#: The widest field and the most digits a template may ask for ("{x:>100000000}" wrote 100 MB).
+MAX_FORMAT_WIDTH = 100
+_SPEC = re.compile(r"^(?:.?[<>=^])?[+ -]?z?#?0?(?P<width>\d*)[,_]?(?:\.(?P<precision>\d+))?[bcdeEfFgGnosxX%]?$")
+
+#: Checks an action value beyond its shape: "outcome.gpu" -> a function of the value giving the
+#: reason it is refused (with a "did you mean"), or None when it is fine.
+ActionChecks = Mapping[str, Callable[[str], Optional[str]]]
 
 
-@dataclass
-class Problem:
-    file: str
-    line: Optional[int]
-    message: str
-    severity: Severity = "error"
+def one_of(allowed: Iterable[str], joined_by: Optional[str] = None) -> Callable[[str], Optional[str]]:
+    """An action check: the value is one of ``allowed``, or several joined by ``joined_by``."""
+    allowed = sorted(allowed)
 
-    @property
-    def where(self) -> str:
-        return str(Location(self.file, self.line))
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.severity}: {self.message}"
+    def check(value) -> Optional[str]:
+        parts = str(value).split(joined_by) if joined_by else [str(value)]
+        for part in parts:
+            if part not in allowed:
+                shown = part if len(part) <= 60 else part[:57] + "..."
+                how = f" (several joined by {joined_by!r})" if joined_by else ""
+                return f"{shown!r} is not one of {', '.join(allowed)}{how}" + did_you_mean(shown, allowed)
+        return None
+    return check
 
 
 @dataclass
@@ -51,6 +63,7 @@ class _Reader:
     facts: dict
     problems: list = field(default_factory=list)
     thresholds: dict = field(default_factory=dict)
+    checks: ActionChecks = field(default_factory=dict)
 
     def err(self, path: tuple, message: str, severity: Severity = "error") -> None:
         self.problems.append(Problem(self.file, self.doc.line_of(path), message, severity))
@@ -122,7 +135,7 @@ class _Reader:
         if not (isinstance(raw, dict) and set(raw) == {"threshold"}):
             return raw, None
         name = raw["threshold"]
-        if name not in self.thresholds:
+        if not isinstance(name, str) or name not in self.thresholds:
             self.err(path, f"unknown threshold {name!r}" + did_you_mean(str(name), self.thresholds))
             return None, name
         return self.thresholds[name].value, name
@@ -150,7 +163,8 @@ class _Reader:
             self.err(path, f"{spec.name} is a string: {raw!r} is not")
         elif spec.type == "number":
             if not comparable(raw):
-                self.err(path, f"{spec.name}: {raw!r} is outside the range rules compare ({NUMBER_RANGE_TEXT})")
+                self.err(path, f"{spec.name}: {_short(raw)} is outside the range rules compare ({NUMBER_RANGE_TEXT})")
+                return 0.0
             return float(raw)  # one numeric type in the engine: ints and floats compare alike
         return raw
 
@@ -183,6 +197,9 @@ class _Reader:
             value = body["value"]
             if isinstance(value, bool) or not isinstance(value, (int, float, str)):
                 self.err(path + ("value",), "a threshold value is a number or a word")
+            elif not isinstance(value, str) and not comparable(value):
+                self.err(path + ("value",), f"{_short(value)} is outside the range rules compare ({NUMBER_RANGE_TEXT})")
+                value = 0.0
             why = self.text(body, "why", path)
             self.thresholds[name] = Threshold(name, float(value) if isinstance(value, int) else value, why)
 
@@ -242,10 +259,68 @@ class _Reader:
             if not isinstance(text, (str, bool, int, float)):
                 self.err(path + (k,), f"{key}.{k}: a text")
             elif isinstance(text, str):
-                for placeholder in template_fields(text):
-                    if placeholder not in self.facts:
-                        self.err(path + (k,), f"{{{placeholder}}}: unknown fact" + did_you_mean(placeholder, self.facts))
+                self.template(text, path + (k,))
+            check = self.checks.get(f"{key}.{k}")
+            if check is not None and isinstance(text, str) and (reason := self.checked(text, check)) is not None:
+                self.err(path + (k,), f"{key}.{k}: {reason}")
         return dict(value)
+
+    def checked(self, text: str, check) -> Optional[str]:
+        """Why a checked action value is refused: a fixed value the check refuses, or a template
+        with a placeholder whose values are not all known (an enum fact) and allowed."""
+        fields = list(dict.fromkeys(template_fields_safe(text)))
+        if not fields:
+            return check(text)
+        specs = [self.facts.get(name) for name in fields]
+        if None in specs:
+            return None  # an unknown fact: template() reports it
+        for name, spec in zip(fields, specs):
+            if spec.type != "enum" or not spec.values:
+                return f"{{{name}}} may give any text: write a fixed value, or use a fact of known values (its values are checked)"
+        first = {name: spec.values[0] for name, spec in zip(fields, specs)}
+        for name, spec in zip(fields, specs):
+            for value in spec.values:
+                if (reason := check(render_template(text, {**first, name: value}))) is not None:
+                    return f"{{{name}}} may give {value!r}, and then {reason}"
+        return None
+
+    def template(self, text: str, path: tuple) -> None:
+        """Placeholders name facts; format specs stay small (a width of 10^8 wrote 100 MB a decision)."""
+        try:
+            fields = template_specs(text)
+        except ValueError as exc:
+            self.err(path, f"not a valid template ({exc}): write a literal brace as {{{{ or }}}}")
+            return
+        for placeholder, spec in fields:
+            if placeholder not in self.facts:
+                self.err(path, f"{{{placeholder}}}: unknown fact" + did_you_mean(placeholder, self.facts))
+            match = _SPEC.match(spec or "")
+            if match is None:
+                self.err(path, f"{{{placeholder}:{_short(spec)}}}: a format such as .2f, .0%, >8 or ,.0f")
+                continue
+            for part in ("width", "precision"):
+                number = match.group(part)
+                if number and int(number) > MAX_FORMAT_WIDTH:
+                    self.err(path, f"{{{placeholder}:{_short(spec)}}}: a {part} of at most {MAX_FORMAT_WIDTH}, not {_short(int(number))}")
+
+
+def _short(value) -> str:
+    text = repr(value) if not isinstance(value, str) else value
+    return text if len(text) <= 40 else f"{text[:20]}...({len(text):,} characters)"
+
+
+def template_specs(text: str) -> list[tuple[str, str]]:
+    """(placeholder, format spec) of each field of a template; ValueError when it is malformed."""
+    import string
+
+    return [(name, spec or "") for _, name, spec, _ in string.Formatter().parse(text) if name is not None]
+
+
+def template_fields_safe(text: str) -> list[str]:
+    try:
+        return [name for name, _ in template_specs(text)]
+    except ValueError:
+        return []
 
 
 # --- files and directories -----------------------------------------------------------------------
@@ -260,28 +335,60 @@ def revision(rule_paths: list[Path], root: Path, data_paths: list[Path] = ()) ->
     return digest.hexdigest()
 
 
-def rule_files(directory: Path) -> list[Path]:
-    """The rule files under ``directory`` (``*.cases.yaml`` beside them are tests, not rules)."""
-    return sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
-                  and not p.name.endswith(CASES_SUFFIX))
-
-
-def parse_directory(directory: Path, facts: dict, extra_revision_files: list[Path] = ()) -> tuple[Optional[RuleBook], list[Problem]]:
-    """Read every rule file under ``directory``; returns the rule book (None on errors) and the problems."""
+def rules_directory(directory: Path) -> Path:
+    """The directory the rule files are in: ``directory``, or its ``policy/`` subdirectory when it
+    is a data directory like the shipped ``rules/`` (catalogs/ and policy/ side by side)."""
     directory = Path(directory)
+    policy = directory / POLICY
+    if not policy.is_dir():
+        return directory
+    try:
+        elsewhere = [p for p in rule_files(directory) if p.relative_to(directory).parts[0] not in (POLICY, CATALOGS)]
+    except OSError:
+        return directory  # parse_directory says why it cannot be read
+    return directory if elsewhere else policy
+
+
+def rule_files(directory: Path) -> list[Path]:
+    """The rule files under ``directory`` (``*.cases.yaml`` beside them are tests, not rules);
+    OSError for a directory that cannot be listed (skipping it would drop whole rulesets)."""
+    found: list[Path] = []
+
+    def refuse(exc: OSError):
+        raise exc
+
+    for root, dirs, names in os.walk(directory, onerror=refuse):
+        dirs.sort()
+        found += [Path(root) / n for n in names if n.endswith((".yaml", ".yml")) and not n.endswith(CASES_SUFFIX)]
+    return sorted(p for p in found if p.is_file())
+
+
+def parse_directory(directory: Path, facts: dict, extra_revision_files: list[Path] = (), *,
+                    action_checks: Optional[ActionChecks] = None) -> tuple[Optional[RuleBook], list[Problem]]:
+    """Read every rule file under ``directory`` (or its ``policy/``, see ``rules_directory``);
+    returns the rule book (None on errors) and the problems."""
+    directory = rules_directory(Path(directory))
     if not directory.is_dir():
         return None, [Problem(str(directory), None, "no such rules directory")]
-    files = rule_files(directory)
+    try:
+        files = rule_files(directory)
+    except OSError as exc:
+        return None, [Problem(exc.filename or str(directory), None,
+                              f"cannot read this directory ({exc.strerror}): its rule files would be left out")]
     if not files:
         return None, [Problem(str(directory), None, "no rule files (*.yaml) in this directory")]
     problems: list[Problem] = []
     rulesets: list[Ruleset] = []
     for path in files:
-        rs, found = parse_file(path, facts)
+        rs, found = parse_file(path, facts, action_checks)
         problems += found
         if rs:
             rulesets.append(rs)
     problems += _cross_checks(rulesets)
+    if rulesets and not any(rs.hit_policy == "first" for rs in rulesets):
+        last = max(rulesets, key=lambda rs: (rs.order, rs.name))  # where an outcome would be decided last
+        problems.append(Problem(last.file, None, "no first-hit ruleset: a rule book needs one (hit_policy: first) whose "
+                                                      "rules set the outcome, or every scenario would be decided without one"))
     rulesets.sort(key=lambda rs: (rs.order, rs.name))
     if any(p.severity == "error" for p in problems):
         return None, problems
@@ -289,7 +396,7 @@ def parse_directory(directory: Path, facts: dict, extra_revision_files: list[Pat
     return RuleBook(tuple(rulesets), rev, str(directory)), problems
 
 
-def parse_file(path: Path, facts: dict) -> tuple[Optional[Ruleset], list[Problem]]:
+def parse_file(path: Path, facts: dict, action_checks: Optional[ActionChecks] = None) -> tuple[Optional[Ruleset], list[Problem]]:
     """One rule file: its ruleset (None when unreadable) and its problems."""
     name = str(path)
     try:
@@ -299,7 +406,7 @@ def parse_file(path: Path, facts: dict) -> tuple[Optional[Ruleset], list[Problem
         return None, [Problem(name, exc.line, exc.message)]
     except OSError as exc:
         return None, [Problem(name, None, f"cannot read ({exc.strerror})")]
-    reader = _Reader(name, doc, facts)
+    reader = _Reader(name, doc, facts, checks=dict(action_checks or {}))
     body = doc.data
     if not isinstance(body, dict):
         reader.err((), "a rule file is a mapping with ruleset:, hit_policy:, rules:")
@@ -358,11 +465,17 @@ def _derived_checks(ordered: list[Ruleset]) -> list[Problem]:
     return problems
 
 
-def load(directory: Path, facts: dict, extra_revision_files: list[Path] = ()) -> RuleBook:
-    """The rule book of ``directory``, or a DataError listing its first problems."""
-    book, problems = parse_directory(directory, facts, extra_revision_files)
-    if book is None:
-        errors = [p for p in problems if p.severity == "error"]
+def load(directory: Path, facts: dict, extra_revision_files: list[Path] = (), *,
+         action_checks: Optional[ActionChecks] = None) -> RuleBook:
+    """The rule book of ``directory``, or a DataError listing its first problems: errors in its
+    files, and a first-hit ruleset with a gap (a scenario it would decide without an outcome)."""
+    from . import analysis  # the gap check: exact, and cheap when a last rule matches always
+
+    book, problems = parse_directory(directory, facts, extra_revision_files, action_checks=action_checks)
+    if book is not None:
+        problems = analysis.gaps(book, facts)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise DataError(f"invalid rules: {errors[0].where}: {errors[0].message}{more}; see `advisor rules check {directory}`")
     return book

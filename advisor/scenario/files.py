@@ -45,8 +45,9 @@ class Loaded:
         return str(Location(self.source, self.doc.line_of(self.prefix + tuple(fields)) if self.doc else None))
 
     def problem(self, exc: AdvisorError) -> str:
-        """The sentence for an error found in this scenario after it was read (a catalog check)."""
-        return f"{self.where(exc.field)}: scenario {label(self.name)}: {exc}"
+        """The sentences, one a line, for an error found in this scenario after it was read (a
+        catalog check) and the further problems it carries."""
+        return "\n".join(f"{self.where(e.field)}: scenario {label(self.name)}: {e}" for e in [exc, *exc.more])
 
 
 def read_source(path: str) -> tuple[str, bytes]:
@@ -196,8 +197,12 @@ def _field(path: tuple, empty: str) -> str:
 
 
 def _describe(source: str, name: str, exc: ValidationError, doc: yamlio.Document, prefix: tuple) -> str:
-    """The first validation error as one sentence: file:line, scenario, field, problem, hint."""
-    err = exc.errors(include_url=False)[0]
+    """Every validation error of a scenario, a sentence each (one a line): file:line, scenario,
+    field, problem, hint. Cross-field rules are checked once the fields themselves are valid."""
+    return "\n".join(_sentence(source, name, err, doc, prefix) for err in exc.errors(include_url=False))
+
+
+def _sentence(source: str, name: str, err: dict, doc: yamlio.Document, prefix: tuple) -> str:
     loc = tuple(p for p in err["loc"] if not isinstance(p, str) or not p.startswith("function-"))
     problem = (err.get("ctx") or {}).get("error")
     at = loc
