@@ -77,6 +77,9 @@ class DecisionStream:
         self.out.write(head + piece)
         self.count += 1
 
+    def flush(self) -> None:
+        self.out.flush()
+
     def close(self, failures) -> None:
         if self.fmt == "json":
             head = '{"version": %d,\n"decisions": [' % JSON_VERSION if self.count == 0 else ""

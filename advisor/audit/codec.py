@@ -1,0 +1,126 @@
+"""What a decision is stored as (schema 2), shared by the store and its upgrades.
+
+A decision's row: the columns a listing shows, the input as given (JSON text), and the
+decision's JSON text, exactly as printed, without its copy of the input (``decision_body``),
+compressed with zlib and a preset dictionary (``compress``). The store keeps a copy of every
+dictionary its records use; ``joined`` puts the input back. Standard library only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from datetime import datetime, timedelta, timezone
+from typing import Optional
+
+SCHEMA_VERSION = 2
+LEVEL = 3  # zlib level: 6 saves another 10% for twice the time
+
+SCHEMA = """
+CREATE TABLE revisions (
+    id             INTEGER PRIMARY KEY,
+    rules_revision TEXT NOT NULL UNIQUE,
+    recorded_at    TEXT NOT NULL,
+    rules          TEXT                    -- JSON: {rule id: digest of its definition}, NULL if unknown
+);
+CREATE TABLE rule_ids (
+    id   INTEGER PRIMARY KEY,
+    rule TEXT NOT NULL UNIQUE
+);
+CREATE TABLE dictionaries (
+    id     INTEGER PRIMARY KEY,
+    digest TEXT NOT NULL UNIQUE,
+    data   BLOB NOT NULL                   -- a zlib preset dictionary (codec = its id)
+);
+CREATE TABLE decisions (
+    seq             INTEGER PRIMARY KEY,
+    decision_id     TEXT NOT NULL UNIQUE,
+    recorded_us     INTEGER NOT NULL,      -- UTC, microseconds since 1970
+    revision        INTEGER NOT NULL REFERENCES revisions (id),
+    advisor_version TEXT NOT NULL,
+    scenario        TEXT NOT NULL,
+    source          TEXT NOT NULL,
+    recommendation  TEXT NOT NULL,         -- the outcome id
+    gpu             TEXT NOT NULL,
+    verdict         TEXT,                  -- the outcome text
+    input           TEXT NOT NULL,         -- JSON: the scenario as given
+    codec           INTEGER NOT NULL,      -- 0: body is JSON text, else zlib with dictionaries.id = codec
+    body            BLOB NOT NULL,         -- the decision's JSON text (what was printed) without its input
+    input_at        INTEGER                -- where ', "input": <input>' goes back (a byte offset), NULL: nowhere
+);
+CREATE INDEX decisions_time ON decisions (recorded_us);
+CREATE TABLE fired (
+    rule        INTEGER NOT NULL REFERENCES rule_ids (id),
+    recorded_us INTEGER NOT NULL,
+    seq         INTEGER NOT NULL REFERENCES decisions (seq),
+    PRIMARY KEY (rule, recorded_us, seq)
+) WITHOUT ROWID;
+"""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def json_text(value) -> str:
+    """JSON text as ``Decision.json_text`` writes it (the same separators and escapes)."""
+    return json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(", ", ": "))
+
+
+def decision_body(text: str, input_value, facts_value) -> tuple[bytes, Optional[int]]:
+    """A decision's JSON text without its copy of the input, and where that copy goes back.
+
+    The input is kept once, in its own column; ``(text, None)`` when the text does not end as
+    ``Decision.json_text`` writes it (then nothing is cut)."""
+    facts_tail = ', "facts": ' + json_text(facts_value) + "}"
+    tail = ', "input": ' + json_text(input_value) + facts_tail
+    whole = text.encode("utf-8")
+    if not text.endswith(tail):
+        return whole, None
+    cut = len(whole) - len(tail.encode("utf-8"))
+    return whole[:cut] + facts_tail.encode("utf-8"), cut
+
+
+def joined(body: bytes, input_at: Optional[int], input_text: str) -> bytes:
+    if input_at is None:
+        return body
+    return body[:input_at] + b', "input": ' + input_text.encode("utf-8") + body[input_at:]
+
+
+_COMPRESSOR = None
+
+
+def dictionary() -> tuple[str, bytes]:
+    """(digest, data) of the preset dictionary new records are compressed with."""
+    from .dictionary import DICTIONARY
+
+    return hashlib.sha256(DICTIONARY).hexdigest()[:32], DICTIONARY
+
+
+def compress(data: bytes) -> bytes:
+    """zlib with the current dictionary (the store keeps a copy of it for reading)."""
+    global _COMPRESSOR
+    if _COMPRESSOR is None:  # the dictionary is hashed once per process; each record uses a copy
+        _COMPRESSOR = zlib.compressobj(LEVEL, zlib.DEFLATED, 15, 8, zlib.Z_DEFAULT_STRATEGY, dictionary()[1])
+    c = _COMPRESSOR.copy()
+    return c.compress(data) + c.flush()
+
+
+def rows_of(d) -> tuple:
+    """A decision as the store keeps it, computed where the decision is made (so that a parallel
+    batch encodes and compresses in its workers): (decision_id, advisor_version, rules_revision,
+    scenario, source, recommendation, gpu, verdict, input JSON, compressed body, input_at, fired rules)."""
+    rec = d.recommendation
+    input_text = json_text(d.input)
+    body, input_at = decision_body(d.json_text(), d.input, d.facts)
+    return (d.decision_id, d.advisor_version, d.rules_revision, d.scenario, d.source, rec.id if rec else "",
+            rec.gpu if rec else "", rec.text if rec else None, input_text, compress(body), input_at,
+            tuple(f.rule for f in d.fired_rules))
+
+
+def microseconds(moment: datetime) -> int:
+    """An aware time as the store keeps it: microseconds since 1970 (UTC); no overflow at year 1."""
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def iso(us: int) -> str:
+    return (_EPOCH + timedelta(microseconds=us)).isoformat(timespec="microseconds")
