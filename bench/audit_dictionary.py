@@ -22,14 +22,14 @@ WINDOW = 32 * 1024
 
 def main() -> int:
     sys.path.insert(0, str(REPO))
-    from advisor.audit.store import decision_body
+    from advisor.audit.codec import decision_body, json_text
 
     out = subprocess.run([ADVISOR, "run", str(REPO / "scenarios"), "--format", "json", "--no-audit"],
                          capture_output=True, text=True, check=True, cwd=REPO).stdout
     bodies = []
     for decision in json.loads(out)["decisions"]:
-        text = json.dumps(decision, allow_nan=False, ensure_ascii=False, separators=(", ", ": "))
-        body, _ = decision_body(text, decision["input"], decision["facts"])
+        text = json_text(decision)
+        body, _ = decision_body(text, json_text(decision["input"]), json_text(decision["facts"]))
         bodies.append(re.sub(rb'"decision_id": "[0-9a-f-]{36}"', b'"decision_id": ""', body))
     data = b"".join(bodies)[-WINDOW:].decode("utf-8", "ignore")
     lines = [data[i:i + 96] for i in range(0, len(data), 96)]

@@ -31,7 +31,7 @@ from typing import Callable, Iterator, Optional, Union
 from urllib.parse import quote
 
 from ..errors import DataError, InputError, UsageError, did_you_mean
-from .codec import SCHEMA, SCHEMA_VERSION, dictionary, iso, joined, microseconds, rows_of  # noqa: F401 - rows_of: for callers
+from .codec import SCHEMA, SCHEMA_VERSION, Decompressor, dictionary, iso, joined, microseconds, rows_of  # noqa: F401 - rows_of: for callers
 
 ENV_VAR = "ADVISOR_AUDIT_DB"
 WAIT_ENV_VAR = "ADVISOR_AUDIT_WAIT"
@@ -192,6 +192,10 @@ class Store:
             if store.version is None or store.version == SCHEMA_VERSION:
                 return store
             store.close()  # written by an older advisor: upgraded first
+            if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+                raise DataError(f"audit store {path} was written by an older advisor (schema {store.version}) and is upgraded "
+                                "when first opened, which needs write access to it and its directory",
+                                "open it once as a user who may write it, or read a copy")
         try:
             if create:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -416,11 +420,11 @@ class Store:
         <summary>, "input": ..., "decision": ...}``; a record that cannot be read is a MalformedRecord."""
         if self.empty:
             return
+        seconds: dict = {}
         try:
-            cursor = self._db.execute(QUERIES["export"])
-            for row in cursor:
+            for row in self._db.execute(QUERIES["export"]):
                 try:
-                    yield self._export_line(row)
+                    yield self._export_line(row, seconds)
                 except (ValueError, TypeError, AttributeError, zlib.error) as exc:
                     yield MalformedRecord(self.path, str(row[1]), _problem(exc))
         except sqlite3.Error as exc:
@@ -441,15 +445,18 @@ class Store:
             when = str(us)
         return Summary(str(decision_id), when, version, revision or "?", scenario, source, recommendation, gpu, verdict)
 
+    def _decompressor(self, codec) -> Decompressor:
+        decompress = self._dictionaries.get(codec)
+        if decompress is None:
+            found = self._read(QUERIES["dictionary"], (codec,))
+            if not found:
+                raise ValueError(f"its dictionary {codec} is not in the store")
+            decompress = self._dictionaries[codec] = Decompressor(found[0][0])
+        return decompress
+
     def _decision_bytes(self, codec, body, input_at, input_text) -> bytes:
         if codec:
-            dictionary = self._dictionaries.get(codec)
-            if dictionary is None:
-                found = self._read(QUERIES["dictionary"], (codec,))
-                if not found:
-                    raise ValueError(f"its dictionary {codec} is not in the store")
-                dictionary = self._dictionaries[codec] = found[0][0]
-            body = zlib.decompressobj(15, dictionary).decompress(body)
+            body = self._decompressor(codec)(body)
         elif isinstance(body, str):
             body = body.encode("utf-8")
         return joined(body, input_at, input_text)
@@ -466,15 +473,28 @@ class Store:
             raise MalformedRecord(self.path, summary.decision_id, _problem(exc)) from None
         return Record(**summary.__dict__, input=value, decision=decision)
 
-    def _export_line(self, row) -> bytes:
-        s = self._summary(row)
-        input_text, codec, body, input_at = row[10:]
-        decision = self._decision_bytes(codec, body, input_at, input_text)
-        if not codec:  # text kept as it was found (an upgraded store): check it is JSON
-            json.loads(decision)
+    def _export_line(self, row, seconds: Optional[dict] = None) -> bytes:
+        """``json.dumps({"version": 1, **summary, "input": ..., "decision": ...}, ensure_ascii=False)``,
+        assembled from the stored texts (nothing parsed, nothing encoded twice)."""
+        _seq, decision_id, us, version, revision, scenario, source, recommendation, gpu, verdict, input_text, codec, body, input_at = row
+        values = (decision_id, iso(us, seconds), scenario, source, recommendation, gpu, verdict, revision, version)
+        head = _HEAD.format(*[_quoted(v) if type(v) is str else json.dumps(v, ensure_ascii=False) for v in values])
+        given = input_text.encode("utf-8")
+        if codec:
+            text = memoryview(self._decompressor(codec)(body))
+        else:  # text kept as it was found (an upgraded store): check it is JSON
+            text = memoryview(body.encode("utf-8") if isinstance(body, str) else body)
+            json.loads(joined(bytes(text), input_at, input_text))
             json.loads(input_text)
-        head = json.dumps({"version": 1, **s.summary()}, ensure_ascii=False)
-        return b"".join((head[:-1].encode("utf-8"), b', "input": ', input_text.encode("utf-8"), b', "decision": ', decision, b"}\n"))
+        if input_at is None:
+            return b"".join((head.encode("utf-8"), b', "input": ', given, b', "decision": ', text, b"}\n"))
+        return b"".join((head.encode("utf-8"), b', "input": ', given, b', "decision": ', text[:input_at], b', "input": ', given,
+                         text[input_at:], b"}\n"))
+
+
+_quoted = json.encoder.encode_basestring  # what json.dumps(..., ensure_ascii=False) writes for a string
+_HEAD = ('{{"version": 1, "decision_id": {}, "recorded_at": {}, "scenario": {}, "source": {}, "recommendation": {}, '
+         '"gpu": {}, "text": {}, "rules_revision": {}, "advisor_version": {}')
 
 
 def _problem(exc: BaseException) -> str:

@@ -284,14 +284,19 @@ def audit_export(args) -> int:
         return 0
     binary = getattr(sys.stdout, "binary", None)
     write = binary() if binary else (lambda data: sys.stdout.write(data.decode("utf-8")))
-    skipped = 0
+    skipped, lines, size = 0, [], 0
     with store:
         for line in store.export_lines():
             if isinstance(line, bytes):
-                write(line)
+                lines.append(line)
+                size += len(line)
+                if size >= 1 << 18:  # a few large writes rather than one a record
+                    write(b"".join(lines))
+                    lines, size = [], 0
             else:
                 skipped += 1
                 message(f"warning: {line.message}: not exported")
+    write(b"".join(lines))
     if skipped:
         message(f"error: {skipped:,} malformed record(s) not exported; every other record was")
         return 2
