@@ -13,6 +13,7 @@ import resource
 import signal
 import sqlite3
 import subprocess
+import threading
 
 import pytest
 from conftest import ADVISOR, REPO, run_cli
@@ -42,37 +43,80 @@ def csv_ids(lines) -> list:
     return [line.rstrip("\n").rsplit(",", 1)[-1] for line in lines[1:]]  # after the header
 
 
-def start(*args, env=None, **kwargs):
-    return subprocess.Popen([ADVISOR, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})}, **kwargs)
+class Run:
+    """An advisor process whose stdout and stderr are read by threads, line by line, so that a
+    test waits for lines (never for a duration) and a hang fails the test instead of blocking it."""
+
+    started: list = []
+
+    def __init__(self, *args, env=None, **kwargs):
+        self.proc = subprocess.Popen([ADVISOR, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env={**os.environ, **(env or {})}, start_new_session=True, **kwargs)
+        Run.started.append(self.proc)
+        self.out, self.err = [], []
+        self._changed = threading.Condition()
+        self._readers = [threading.Thread(target=self._read, args=(stream, lines), daemon=True)
+                         for stream, lines in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self, stream, lines) -> None:
+        for line in stream:
+            with self._changed:
+                lines.append(line)
+                self._changed.notify_all()
+        with self._changed:
+            lines.append(None)  # the end
+            self._changed.notify_all()
+
+    def wait_for(self, lines, test) -> None:
+        with self._changed:
+            assert self._changed.wait_for(lambda: test(lines) or (lines and lines[-1] is None), timeout=HANG_GUARD_S), "hung"
+
+    def lines_out(self, count: int) -> None:
+        """Wait until ``count`` lines have been printed (or the output ended)."""
+        self.wait_for(self.out, lambda lines: len(lines) >= count)
+
+    def err_line(self, text: str) -> None:
+        """Wait until a line of stderr contains ``text`` (or stderr ended)."""
+        self.wait_for(self.err, lambda lines: any(text in line for line in lines if line))
+
+    def finish(self) -> tuple[list, str]:
+        """The end of the process: (every stdout line, all of stderr)."""
+        self.proc.wait(timeout=HANG_GUARD_S)
+        for reader in self._readers:
+            reader.join(timeout=HANG_GUARD_S)
+        return [line for line in self.out if line is not None], "".join(line for line in self.err if line is not None)
+
+    @property
+    def returncode(self) -> int:
+        return self.proc.returncode
+
+    def send_signal(self, signum) -> None:
+        self.proc.send_signal(signum)
 
 
-def finish(proc) -> tuple:
-    """The rest of stdout and stderr, and the end of the process (``communicate`` would skip what
-    the pipes' text wrappers have already read ahead)."""
-    out, err = proc.stdout.read(), proc.stderr.read()
-    proc.wait(timeout=HANG_GUARD_S)
-    return out, err
-
-
-def read_until(stream, count: int) -> list:
-    """Lines of ``stream`` until ``count`` have come (or it ends)."""
-    lines = []
-    for line in stream:
-        lines.append(line)
-        if len(lines) >= count:
-            break
-    return lines
+@pytest.fixture(autouse=True)
+def _no_process_left_behind():
+    """After a failed test, the processes it started (and their workers) are ended, by group."""
+    yield
+    for proc in Run.started:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        proc.wait(timeout=HANG_GUARD_S)
+    Run.started.clear()
 
 
 @pytest.mark.parametrize("signum, jobs", [(signal.SIGTERM, 1), (signal.SIGHUP, 1), (signal.SIGINT, 1), (signal.SIGTERM, 2)])
 def test_a_signal_during_a_batch_stops_it_with_printed_equal_to_recorded(tmp_path, signum, jobs):
     db = tmp_path / "audit.sqlite3"
-    proc = start("run", str(sweep(tmp_path / "in")), "--format", "csv", "--jobs", str(jobs), "--audit-db", str(db))
-    lines = read_until(proc.stdout, 1200)  # more than one transaction's worth printed
+    proc = Run("run", str(sweep(tmp_path / "in")), "--format", "csv", "--jobs", str(jobs), "--audit-db", str(db))
+    proc.lines_out(1200)  # more than one transaction's worth printed
     proc.send_signal(signum)
-    rest, err = finish(proc)
-    printed = csv_ids(lines + rest.splitlines(keepends=True))
+    out, err = proc.finish()
+    printed = csv_ids(out)
     assert proc.returncode == 128 + signum, err
     assert 1200 <= len(printed) < 20_000, "the signal came after the end"
     assert len(set(printed)) == len(printed) and set(printed) == stored_ids(db)
@@ -83,11 +127,11 @@ def test_a_signal_during_a_batch_stops_it_with_printed_equal_to_recorded(tmp_pat
 
 def test_after_a_signal_the_json_output_is_whole_and_says_it_was_interrupted(tmp_path):
     db = tmp_path / "audit.sqlite3"
-    proc = start("run", str(sweep(tmp_path / "in")), "--format", "json", "--audit-db", str(db))
-    lines = read_until(proc.stdout, 700)  # JSON: one decision a line after two lines of head
+    proc = Run("run", str(sweep(tmp_path / "in")), "--format", "json", "--audit-db", str(db))
+    proc.lines_out(700)  # JSON: one decision a line after two lines of head
     proc.send_signal(signal.SIGTERM)
-    rest, err = finish(proc)
-    out = json.loads("".join(lines) + rest)
+    lines, err = proc.finish()
+    out = json.loads("".join(lines))
     assert proc.returncode == 143, err
     assert {d["decision_id"] for d in out["decisions"]} == stored_ids(db)
     assert out["errors"][-1]["message"].startswith("interrupted (SIGTERM)")
@@ -103,10 +147,10 @@ def test_a_full_disk_stops_the_batch_and_says_what_was_not_recorded(tmp_path):
     before = stored_ids(db)
     # The store's files may not grow past 2 MB: a few transactions fit, then a write fails (EFBIG,
     # as ENOSPC would). stdout is a pipe, which the limit does not apply to.
-    proc = start("run", str(sweep(tmp_path / "in", files=10)), "--format", "csv", "--audit-db", str(db),
-                 preexec_fn=_file_size_limit(2_000_000))
-    out, err = proc.communicate(timeout=HANG_GUARD_S)
-    printed = csv_ids(out.splitlines())
+    proc = Run("run", str(sweep(tmp_path / "in", files=10)), "--format", "csv", "--audit-db", str(db),
+               preexec_fn=_file_size_limit(2_000_000))
+    out, err = proc.finish()
+    printed = csv_ids(out)
     assert proc.returncode == 2, err
     assert 0 < len(printed) < 10_000
     assert stored_ids(db) - before == set(printed)
@@ -129,14 +173,14 @@ def test_a_store_held_past_the_wait_limit_prints_nothing_it_did_not_record(tmp_p
     before = stored_ids(db)
     holder = _hold(db)
     try:
-        proc = start("run", str(sweep(tmp_path / "in", files=1, each=50)), "--format", "csv", "--audit-db", str(db),
-                     env={"ADVISOR_AUDIT_WAIT": "3"})
-        out, err = proc.communicate(timeout=HANG_GUARD_S)
+        proc = Run("run", str(sweep(tmp_path / "in", files=1, each=50)), "--format", "csv", "--audit-db", str(db),
+                   env={"ADVISOR_AUDIT_WAIT": "3"})
+        out, err = proc.finish()
     finally:
         holder.rollback()
         holder.close()
     assert proc.returncode == 2, err
-    assert out == ""  # not a decision printed: none was recorded
+    assert out == []  # not a decision printed: none was recorded
     assert stored_ids(db) == before
     assert "is held by another process; waiting for it (up to 3 s" in err  # said while it waited
     assert "held by another process for 3 s" in err and "the last 50 decided" in err
@@ -148,15 +192,15 @@ def test_a_store_held_for_a_while_is_waited_for_with_a_message_and_loses_nothing
     assert run_cli("run", SPOT, "--audit-db", str(db)).returncode == 0
     holder = _hold(db)
     try:
-        proc = start("run", str(sweep(tmp_path / "in", files=1, each=50)), "--format", "csv", "--audit-db", str(db))
-        notice = proc.stderr.readline()  # the process says it waits; then the other process lets go
-        assert "is held by another process; waiting for it" in notice
+        proc = Run("run", str(sweep(tmp_path / "in", files=1, each=50)), "--format", "csv", "--audit-db", str(db))
+        proc.err_line("is held by another process; waiting for it")  # then the other process lets go
     finally:
         holder.rollback()
         holder.close()
-    out, err = finish(proc)
+    out, err = proc.finish()
     assert proc.returncode == 0, err
-    printed = csv_ids(out.splitlines())
+    assert "is held by another process; waiting for it" in err
+    printed = csv_ids(out)
     assert len(printed) == 50 and set(printed) <= stored_ids(db)
 
 
@@ -166,29 +210,29 @@ def test_ctrl_c_while_the_store_is_held_is_interrupted_exit_130_without_a_false_
     before = stored_ids(db)
     holder = _hold(db)
     try:
-        proc = start("run", str(sweep(tmp_path / "in", files=1, each=50)), "--format", "csv", "--audit-db", str(db))
-        assert "waiting for it" in proc.stderr.readline()
+        proc = Run("run", str(sweep(tmp_path / "in", files=1, each=50)), "--format", "csv", "--audit-db", str(db))
+        proc.err_line("waiting for it")
         proc.send_signal(signal.SIGINT)
-        out, err = finish(proc)
+        out, err = proc.finish()
     finally:
         holder.rollback()
         holder.close()
     assert proc.returncode == 130, err
-    assert out == "" and stored_ids(db) == before
+    assert out == [] and stored_ids(db) == before
     assert "interrupted (SIGINT) while waiting for the audit store: the last 50 decided" in err
     assert "UNIQUE" not in err and "Traceback" not in err
 
 
 def test_a_reader_that_goes_away_stops_the_batch_and_every_decision_it_saw_is_recorded(tmp_path):
-    db = tmp_path / "audit.sqlite3"
-    proc = start("run", str(sweep(tmp_path / "in")), "--format", "csv", "--audit-db", str(db))
-    lines = read_until(proc.stdout, 10)
-    proc.stdout.close()  # as `| head` does
-    err = proc.stderr.read()
-    proc.wait(timeout=HANG_GUARD_S)
-    assert proc.returncode == 141, err
-    assert set(csv_ids(lines)) <= stored_ids(db) and len(stored_ids(db)) < 20_000
-    assert "the output was closed by its reader" in err and "were recorded, and their output may be incomplete" in err
+    db, seen, err = tmp_path / "audit.sqlite3", tmp_path / "seen.csv", tmp_path / "err.txt"
+    script = '"$0" run "$1" --format csv --audit-db "$2" 2> "$3" | head -n 11 > "$4"; echo "${PIPESTATUS[0]}"'
+    proc = subprocess.run(["bash", "-c", script, ADVISOR, str(sweep(tmp_path / "in")), str(db), str(err), str(seen)],
+                          capture_output=True, text=True, timeout=HANG_GUARD_S)
+    assert proc.stdout.strip() == "141", err.read_text()
+    printed = csv_ids(seen.read_text().splitlines())
+    assert len(printed) == 10 and set(printed) <= stored_ids(db) and len(stored_ids(db)) < 20_000
+    message = err.read_text()
+    assert "the output was closed by its reader" in message and "were recorded, and their output may be incomplete" in message
 
 
 def test_a_full_disk_on_stdout_is_one_line_exit_2(tmp_path):
