@@ -158,7 +158,10 @@ def run(args) -> int:
             except Stopped as exc:
                 stopped = exc
             except AdvisorError:  # a worker died: what was decided before it is kept
-                output.finish()
+                try:
+                    output.finish()
+                except Stopped as exc:
+                    message(exc.text)
                 raise
             finally:
                 per_file.close()
@@ -175,7 +178,7 @@ def run(args) -> int:
     if not output.output_failed:
         try:
             with signals_held():
-                out.close(failures + ([batch.Failure("", None, ending)] if ending else []))
+                out.close(failures + ([batch.Failure("", None, ending.removeprefix("error: "))] if ending else []))
                 out.flush()
         except OutputError:
             if ending is None:

@@ -95,9 +95,14 @@ def _ids(pending) -> str:
     return f"decision {first}" if len(pending) == 1 else f"decisions {first} to {last}"
 
 
-def _where(prepared) -> str:
-    scenario, source = prepared.rows[3:5]
-    return f"{source}, scenario {scenario}" if scenario else source
+def _span(pending) -> str:
+    """Where the decisions waiting came from: ``a.yaml, scenarios s1 to s9`` (or across files)."""
+    (first, first_source), (last, last_source) = pending[0].rows[3:5], pending[-1].rows[3:5]
+    if len(pending) == 1:
+        return f"{first_source}, scenario {first}"
+    if first_source == last_source:
+        return f"{first_source}, scenarios {first} to {last}"
+    return f"{first_source}, scenario {first} to {last_source}, scenario {last}"
 
 
 class BatchOutput:
@@ -110,7 +115,7 @@ class BatchOutput:
 
     def __init__(self, store, book, out, stop: Stop, chunk: int = CHUNK, flush_s: float = FLUSH_S):
         self.store, self.book, self.out, self.stop = store, book, out, stop
-        self.chunk = chunk if store is not None else 1
+        self.chunk = chunk  # with --no-audit too: output in a few large writes, signals held for each
         self.flush_s = flush_s
         self.pending: list = []
         self.first_at = 0.0
@@ -152,12 +157,13 @@ class BatchOutput:
         from ..audit.store import Cancelled, NotRecorded
 
         waiting = len(self.pending)
-        tail = (f"the last {waiting:,} decided ({_where(self.pending[0])} to {_where(self.pending[-1])}) were neither recorded "
-                f"nor printed, and the rest of the batch was not decided; the {self.printed:,} printed before are recorded")
+        before = f"the {self.printed:,} printed before are recorded" if self.printed else "nothing was printed"
+        tail = (f"the last {waiting:,} decided ({_span(self.pending)}) were neither recorded nor printed, and the rest "
+                f"of the batch was not decided; {before}")
         try:
             self.store.record([p.rows for p in self.pending], self.book, cancelled=self.stop, notice=message)
         except NotRecorded as exc:
-            raise Stopped(f"error: {exc}: {tail}", 2) from None
+            raise Stopped(f"error: {exc.message}: {tail}", 2) from None
         except Cancelled:
             raise Stopped(f"interrupted ({self.stop.name}) while waiting for the audit store: {tail}", self.stop.exit_code) from None
 
