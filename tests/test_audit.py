@@ -158,13 +158,16 @@ def test_kill_9_during_a_batch_leaves_a_readable_store_of_whole_decisions(tmp_pa
     assert proc.returncode == -signal.SIGKILL, "the batch ended before it could be killed"
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        rows = conn.execute("SELECT decision_id, decision FROM decisions").fetchall()
-        fired = dict(conn.execute("SELECT decision_id, count(*) FROM fired_rules GROUP BY decision_id").fetchall())
+        fired = dict(conn.execute("SELECT d.decision_id, count(*) FROM fired f JOIN decisions d ON d.seq = f.seq"
+                                  " GROUP BY d.seq").fetchall())
+    export = audited(db, "audit", "export")
+    assert export.returncode == 0, export.stderr
+    rows = [json.loads(line) for line in export.stdout.splitlines()]
     assert 1000 <= len(rows) < 8000
-    for decision_id, text in rows:  # each row whole: its JSON complete, its fired rules all there
-        decision = json.loads(text)
-        assert decision["decision_id"] == decision_id and decision["verdict"]["text"]
-        assert fired[decision_id] == len(decision["fired_rules"])
+    for row in rows:  # each record whole: its JSON complete, its fired rules all there
+        decision = row["decision"]
+        assert decision["decision_id"] == row["decision_id"] and decision["verdict"]["text"]
+        assert fired[row["decision_id"]] == len(decision["fired_rules"])
     assert len(listed(db, "--limit", "5")) == 5  # and the store still works, for reading and writing
     assert audited(db, "run", str(SCENARIOS / "spot.yaml")).returncode == 0
     assert len(listed(db, "--limit", "100000")) == len(rows) + 1

@@ -2,10 +2,19 @@
 
 SQLite from the standard library, kept apart from the rules and the engine (as OPA keeps its
 decision log apart from policy and data). Several processes may write at once: WAL journal,
-``BEGIN IMMEDIATE`` transactions, a busy timeout and a retry loop. A decision is one row written
-inside a transaction, so a crash or ``kill -9`` leaves whole decisions or none; a batch is
-written in chunks of transactions. Each rules revision is stored once with a digest per rule, so
-that a replay can say which rules changed.
+``BEGIN IMMEDIATE`` transactions and a wait, in short steps, for a store another process holds
+(``ADVISOR_AUDIT_WAIT`` seconds, 120 by default), which the caller may cancel. A batch of
+decisions is one transaction, so a crash or ``kill -9`` leaves whole decisions or none.
+
+Schema 2 (this version, see ``codec``) keeps, per decision, the columns a listing shows, the input as given
+(JSON text), and the decision's JSON text without its copy of the input, compressed with zlib
+and a preset dictionary that the store keeps (table ``dictionaries``). The exact text that was
+printed comes back from the two. Every query is answered through an index: the listing by
+``decisions_time`` (newest first), ``--rule`` by the ``fired`` table (rule, time, seq), an id
+prefix by the unique index on ``decision_id``. A store of schema 1 (advisor 0.1.0) is upgraded
+when it is first opened by a process that may write it.
+
+Only the standard library is imported here, so that reading the store stays cheap.
 """
 
 from __future__ import annotations
@@ -14,49 +23,42 @@ import json
 import os
 import sqlite3
 import time
-from contextlib import contextmanager
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional, Union
+from urllib.parse import quote
 
-from ..errors import DataError, InputError, UsageError
-from ..rules.language import rule_digests
+from ..errors import DataError, InputError, UsageError, did_you_mean
+from .codec import SCHEMA, SCHEMA_VERSION, Decompressor, dictionary, iso, joined, microseconds, rows_of  # noqa: F401 - rows_of: for callers
 
 ENV_VAR = "ADVISOR_AUDIT_DB"
-SCHEMA_VERSION = 1
-BUSY_TIMEOUT_S = 10
-RETRY_FOR_S = 120  # how long a writer keeps retrying a store that another process holds
-CHUNK = 500  # decisions per transaction in a batch
+WAIT_ENV_VAR = "ADVISOR_AUDIT_WAIT"
+WAIT_S = 120.0  # how long a writer waits for a store that another process holds
+NOTICE_AFTER_S = 2.0  # when a wait is worth a message
+BUSY_MS = 100  # one step of that wait, inside SQLite
+READ_BUSY_MS = 5000
+NEWEST = 2**62  # a --limit larger than any store
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS decisions (
-    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
-    decision_id     TEXT NOT NULL UNIQUE,
-    recorded_at     TEXT NOT NULL,          -- UTC, ISO 8601
-    advisor_version TEXT NOT NULL,
-    rules_revision  TEXT NOT NULL,
-    scenario        TEXT NOT NULL,
-    source          TEXT NOT NULL,
-    recommendation  TEXT NOT NULL,          -- the verdict's outcome id
-    gpu             TEXT NOT NULL,
-    input           TEXT NOT NULL,          -- JSON: the scenario as given
-    decision        TEXT NOT NULL           -- JSON: the whole decision, fired rules included
-);
-CREATE INDEX IF NOT EXISTS decisions_recorded_at ON decisions (recorded_at);
-CREATE TABLE IF NOT EXISTS fired_rules (
-    decision_id TEXT NOT NULL REFERENCES decisions (decision_id),
-    rule        TEXT NOT NULL,
-    ruleset     TEXT NOT NULL,
-    PRIMARY KEY (decision_id, rule)
-);
-CREATE INDEX IF NOT EXISTS fired_rules_rule ON fired_rules (rule);
-CREATE TABLE IF NOT EXISTS revisions (
-    rules_revision TEXT PRIMARY KEY,
-    recorded_at    TEXT NOT NULL,
-    rules          TEXT NOT NULL            -- JSON: {rule id: digest of its definition}
-);
-"""
+_COLUMNS = ("d.seq, d.decision_id, d.recorded_us, d.advisor_version, r.rules_revision, d.scenario, d.source,"
+            " d.recommendation, d.gpu, d.verdict")
+_WHOLE = _COLUMNS + ", d.input, d.codec, d.body, d.input_at"
+#: Every query the store makes to read (tests/test_audit_store.py checks each plan uses an index).
+QUERIES = {
+    "list": f"SELECT {_COLUMNS} FROM decisions d LEFT JOIN revisions r ON r.id = d.revision"
+            " WHERE d.recorded_us >= ? ORDER BY d.recorded_us DESC, d.seq DESC LIMIT ?",
+    "list_rule": f"SELECT {_COLUMNS} FROM fired f CROSS JOIN decisions d LEFT JOIN revisions r ON r.id = d.revision"
+                 " WHERE f.rule = ? AND f.recorded_us >= ? AND d.seq = f.seq ORDER BY f.recorded_us DESC, f.seq DESC LIMIT ?",
+    "get": f"SELECT {_WHOLE} FROM decisions d LEFT JOIN revisions r ON r.id = d.revision"
+           " WHERE d.decision_id >= ? AND d.decision_id < ? ORDER BY d.decision_id LIMIT 2",
+    "export": f"SELECT {_WHOLE} FROM decisions d LEFT JOIN revisions r ON r.id = d.revision ORDER BY d.seq",
+    "rule_id": "SELECT id FROM rule_ids WHERE rule = ?",
+    "rules_of": "SELECT rules FROM revisions WHERE rules_revision = ?",
+    "known_rules": "SELECT rule FROM rule_ids",
+    "revision_rules": "SELECT rules FROM revisions",
+    "dictionary": "SELECT data FROM dictionaries WHERE id = ?",
+}
 
 
 def default_path() -> Path:
@@ -67,8 +69,27 @@ def default_path() -> Path:
     return Path(state) / "advisor" / "audit.sqlite3"
 
 
+class NotRecorded(DataError):
+    """``record`` wrote nothing: the decisions it was given are not in the store."""
+
+
+class Cancelled(Exception):
+    """``record`` stopped waiting for the store because its caller asked it to; nothing was written."""
+
+
+class MalformedRecord(DataError):
+    """A stored record that cannot be read back (edited by hand, or damaged)."""
+
+    def __init__(self, path, decision_id: str, reason: str):
+        super().__init__(f"audit store {path}: record {decision_id} is malformed ({reason})",
+                         "the other records are readable; `advisor audit export` skips this one")
+        self.decision_id = decision_id
+
+
 @dataclass(frozen=True)
-class Record:
+class Summary:
+    """What a listing shows of a decision (read without decoding its body)."""
+
     decision_id: str
     recorded_at: str
     advisor_version: str
@@ -77,54 +98,176 @@ class Record:
     source: str
     recommendation: str
     gpu: str
-    input: dict
-    decision: dict
+    text: Optional[str]
 
     def summary(self) -> dict:
         return {"decision_id": self.decision_id, "recorded_at": self.recorded_at, "scenario": self.scenario,
-                "source": self.source, "recommendation": self.recommendation, "gpu": self.gpu,
-                "text": (self.decision.get("verdict") or self.decision.get("recommendation") or {}).get("text"),
-                "rules_revision": self.rules_revision,
-                "advisor_version": self.advisor_version}
+                "source": self.source, "recommendation": self.recommendation, "gpu": self.gpu, "text": self.text,
+                "rules_revision": self.rules_revision, "advisor_version": self.advisor_version}
+
+
+@dataclass(frozen=True)
+class Record(Summary):
+    """A whole decision: its input as given and the decision as it was printed (both as JSON data)."""
+
+    input: dict = None
+    decision: dict = None
 
     def to_json(self) -> dict:
         return {**self.summary(), "input": self.input, "decision": self.decision}
 
 
-class Store:
-    """One audit store file. Open it with ``Store.open``; use as a context manager to close it."""
+@dataclass(frozen=True)
+class Listing:
+    records: list  # [Summary], newest first
+    more: bool  # more decisions match than the limit let through
 
-    def __init__(self, path: Path, connection: sqlite3.Connection):
+
+def parse_since(text: str) -> int:
+    """An ISO date or date-time (UTC unless it says otherwise) as the store's microseconds."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--since {text!r} is not a date", "use an ISO date such as 2026-11-01 or 2026-11-01T09:30") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return microseconds(moment)  # aware arithmetic: no overflow at year 1 or 9999 whatever the offset
+
+
+def wait_limit() -> float:
+    """Seconds a writer waits for a store held by another process ($ADVISOR_AUDIT_WAIT, else 120)."""
+    text = os.environ.get(WAIT_ENV_VAR, "")
+    try:
+        value = float(text) if text else WAIT_S
+    except ValueError:
+        raise UsageError(f"${WAIT_ENV_VAR} is {text!r}, not a number of seconds", f"unset it or give e.g. {WAIT_S:.0f}") from None
+    return value if value >= 0 and value == value else WAIT_S
+
+
+def _uri(path: Path, mode: str) -> str:
+    """A file name as an SQLite URI, so that a name such as ``file:x?mode=memory`` is a file."""
+    return "file:" + quote(os.path.abspath(path)) + "?" + mode
+
+
+def _reason(exc: BaseException) -> str:
+    name = getattr(exc, "sqlite_errorname", None)
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    if name in ("SQLITE_IOERR_WRITE", "SQLITE_IOERR_FSYNC", "SQLITE_FULL"):
+        text += " (is the disk full, or a file size limit reached?)"
+    return text
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
+
+
+_HINT = f"--audit-db another path, ${ENV_VAR}, or --no-audit"
+
+
+class Store:
+    """One audit store file: ``Store.open(path)`` to write (and read), ``Store.open(path,
+    create=False)`` to read; a context manager that closes it."""
+
+    def __init__(self, path: Path, connection: sqlite3.Connection, writable: bool):
         self.path = path
         self._db = connection
+        self.writable = writable
+        self.empty = False  # a file with no tables: nothing recorded yet
+        self.version: Optional[int] = None
+        self._notice: Optional[Callable[[str], None]] = None
+        self._ids: dict = {}  # (table, key) -> id, for the writer; cleared when a transaction rolls back
+        self._dictionaries: dict = {}
 
     @classmethod
-    def open(cls, path: Optional[Path] = None, *, create: bool = True) -> "Store":
+    def open(cls, path: Optional[Path] = None, *, create: bool = True, cancelled: Optional[Callable[[], bool]] = None,
+             notice: Optional[Callable[[str], None]] = None) -> "Store":
+        """``create``: open to write, creating the file and its tables if need be. Otherwise open
+        to read, without writing anything (a read-only file reads), unless the store was written
+        by an older advisor: then it is upgraded first, which needs write access."""
         path = Path(path) if path else default_path()
-        hint = f"--audit-db another path, ${ENV_VAR}, or --no-audit"
-        if not create and not path.exists():
-            raise InputError(f"audit store {path}: no such file (nothing has been recorded there yet)", hint)
+        if not create:
+            if not path.exists():
+                raise InputError(f"audit store {path}: no such file (nothing has been recorded there yet)", _HINT)
+            store = cls._open_reading(path)
+            if store.version is None or store.version == SCHEMA_VERSION:
+                return store
+            store.close()  # written by an older advisor: upgraded first
+            if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+                raise DataError(f"audit store {path} was written by an older advisor (schema {store.version}) and is upgraded "
+                                "when first opened, which needs write access to it and its directory",
+                                "open it once as a user who may write it, or read a copy")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
-            store = cls(path, db)
-            store._retry(store._initialise)
+            if create:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(_uri(path, "mode=rwc" if create else "mode=rw"), uri=True, isolation_level=None,
+                                 timeout=BUSY_MS / 1000)
+            store = cls(path, db, writable=True)
+            store._notice = notice
+            store._wait(store._initialise, cancelled=cancelled, notice=notice, notice_text=store._waiting_text())
         except (sqlite3.Error, OSError) as exc:
-            raise DataError(f"audit store {path}: {_reason(exc)}", hint) from None
+            raise DataError(f"audit store {path}: {_reason(exc)}", _HINT) from None
         return store
 
-    def _initialise(self) -> None:
-        self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")  # with WAL: a crashed process loses no commit
+    @classmethod
+    def _open_reading(cls, path: Path) -> "Store":
+        try:
+            return cls._connect_reading(path, "mode=ro")
+        except sqlite3.Error as exc:
+            if not str(getattr(exc, "sqlite_errorname", "")).startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")):
+                raise DataError(f"audit store {path}: {_reason(exc)}", _HINT) from None
+        try:  # a WAL store in a directory this process may not write: read the file as it is
+            return cls._connect_reading(path, "mode=ro&immutable=1")
+        except sqlite3.Error as exc:
+            raise DataError(f"audit store {path}: {_reason(exc)}", _HINT) from None
+
+    @classmethod
+    def _connect_reading(cls, path: Path, mode: str) -> "Store":
+        db = sqlite3.connect(_uri(path, mode), uri=True, isolation_level=None, timeout=READ_BUSY_MS / 1000)
+        try:
+            store = cls(path, db, writable=False)
+            store.version = store._schema()
+            return store
+        except BaseException:
+            db.close()
+            raise
+
+    def _schema(self) -> Optional[int]:
+        """The schema version, or None for a file without tables (``empty``); refuses other files."""
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if version > SCHEMA_VERSION:
             raise DataError(f"audit store {self.path} was written by a newer advisor (schema {version})", "upgrade advisor")
-        if version < SCHEMA_VERSION:
-            with self._transaction():
-                for statement in filter(str.strip, _SCHEMA.split(";")):
+        if not tables:
+            self.empty = True
+            return None
+        if version == 0 or "decisions" not in tables:
+            raise DataError(f"audit store {self.path}: not an advisor audit store (it holds other tables)", _HINT)
+        if version == SCHEMA_VERSION and not {"revisions", "rule_ids", "dictionaries", "fired"} <= tables:
+            raise DataError(f"audit store {self.path}: damaged (tables missing: "
+                            f"{', '.join(sorted({'revisions', 'rule_ids', 'dictionaries', 'fired'} - tables))})", _HINT)
+        return version
+
+    def _initialise(self) -> None:
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")  # with WAL: a crashed process loses no commit
+        if self._schema() == SCHEMA_VERSION:
+            return
+        with self._transaction():
+            version = self._schema()  # again, now that no other process can change it
+            if version is None:
+                for statement in filter(str.strip, SCHEMA.split(";")):
                     self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            elif version == 1:
+                from .migrate import from_schema_1
+
+                from_schema_1(self._db, self.path, self._notice)
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self.empty = False
+        if version == 1:
+            try:  # give back the space the old layout took (the upgrade is done either way)
+                self._db.execute("VACUUM")
+            except sqlite3.Error:
+                pass
 
     def close(self) -> None:
         self._db.close()
@@ -137,136 +280,259 @@ class Store:
 
     # --- writing -----------------------------------------------------------------------------------
 
-    @contextmanager
     def _transaction(self):
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        return _Transaction(self)
 
-    def _retry(self, write, *args):
-        """Run ``write`` until no other process holds the store, for up to RETRY_FOR_S seconds."""
-        deadline = time.monotonic() + RETRY_FOR_S
-        delay = 0.01
+    def _waiting_text(self) -> str:
+        return f"the audit store {self.path} is held by another process; waiting for it"
+
+    def _wait(self, write, *args, cancelled=None, notice=None, notice_text=""):
+        """Run ``write`` until no other process holds the store, for up to ``wait_limit()`` seconds;
+        ``cancelled()`` true stops the wait (``Cancelled``); ``notice`` hears once that it waits."""
+        limit = wait_limit()
+        started = time.monotonic()
+        noticed = False
+        delay = 0.005
         while True:
             try:
                 return write(*args)
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 0.5)
-
-    def record(self, rows: list, book) -> None:
-        """Write decisions (their ``rows_of``) and their rules revision, once, in one transaction."""
-        if rows:
-            try:
-                self._retry(self._write, rows, book)
             except sqlite3.Error as exc:
-                raise DataError(f"audit store {self.path}: {_reason(exc)}", "the decisions were printed but not recorded") from None
+                if not _busy(exc):
+                    raise
+                waited = time.monotonic() - started
+                if waited >= limit:
+                    raise sqlite3.OperationalError(f"held by another process for {waited:.0f} s (${WAIT_ENV_VAR} = {limit:g})") from None
+            if cancelled is not None and cancelled():
+                raise Cancelled()
+            if notice is not None and not noticed and waited >= NOTICE_AFTER_S:
+                notice(f"{notice_text} (up to {limit:g} s, ${WAIT_ENV_VAR})")
+                noticed = True
+            time.sleep(min(delay, max(0.0, limit - waited)))
+            delay = min(delay * 2, 0.1)
+
+    def record(self, rows: list, book=None, *, cancelled: Optional[Callable[[], bool]] = None,
+               notice: Optional[Callable[[str], None]] = None) -> None:
+        """Write decisions (their ``rows_of``) in one transaction: all of them or, raising
+        ``NotRecorded`` (or ``Cancelled``), none. ``book``: the rule book, whose rule digests are
+        kept once per revision so that a replay can say which rules changed."""
+        if not rows:
+            return
+        try:
+            self._wait(self._write, rows, book, cancelled=cancelled, notice=notice, notice_text=self._waiting_text())
+        except sqlite3.Error as exc:
+            raise NotRecorded(f"audit store {self.path}: {_reason(exc)}", _HINT) from None
 
     def _write(self, rows: list, book) -> None:
-        now = datetime.now(timezone.utc).isoformat(timespec="microseconds")
         with self._transaction():
-            if book is not None:
-                self._db.execute("INSERT OR IGNORE INTO revisions VALUES (?, ?, ?)",
-                                 (book.revision, now, json.dumps(rule_digests(book), sort_keys=True)))
-            for decision, fired in rows:
-                self._db.execute(
-                    "INSERT INTO decisions (decision_id, recorded_at, advisor_version, rules_revision, scenario, source,"
-                    " recommendation, gpu, input, decision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (decision[0], now, *decision[1:]))
-                self._db.executemany("INSERT OR IGNORE INTO fired_rules VALUES (?, ?, ?)", fired)
+            now = microseconds(datetime.now(timezone.utc))  # taken holding the lock: times grow with seq
+            codec = self._dictionary_id()
+            insert = self._db.execute
+            for (decision_id, version, revision, scenario, source, recommendation, gpu, verdict, input_text, body,
+                 input_at, fired) in rows:
+                seq = insert("INSERT INTO decisions (decision_id, recorded_us, revision, advisor_version, scenario, source,"
+                             " recommendation, gpu, verdict, input, codec, body, input_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                             (decision_id, now, self._revision_id(revision, book), version, scenario, source,
+                              recommendation, gpu, verdict, input_text, codec, body, input_at)).lastrowid
+                self._db.executemany("INSERT OR IGNORE INTO fired VALUES (?, ?, ?)", [(self._rule_id(r), now, seq) for r in fired])
 
-    @contextmanager
-    def writer(self, book, chunk: int = CHUNK):
-        """Buffer decisions (their ``rows_of``) and write them in transactions of ``chunk``; what
-        is buffered is written on the way out, also when the batch is interrupted."""
-        buffer: list = []
+    def _cached(self, key, find, add):
+        found = self._ids.get(key)
+        if found is None:
+            row = find()
+            found = row[0] if row else add()
+            self._ids[key] = found
+        return found
 
-        def add(rows) -> None:
-            buffer.append(rows)
-            if len(buffer) >= chunk:
-                self.record(buffer, book)
-                buffer.clear()
+    def _rule_id(self, rule: str) -> int:
+        return self._cached(("rule", rule), lambda: self._db.execute(QUERIES["rule_id"], (rule,)).fetchone(),
+                            lambda: self._db.execute("INSERT INTO rule_ids (rule) VALUES (?)", (rule,)).lastrowid)
 
-        try:
-            yield add
-        finally:
-            self.record(buffer, book)
+    def _revision_id(self, revision: str, book) -> int:
+        def add() -> int:
+            rules = None
+            if book is not None and book.revision == revision:
+                from ..rules.language import rule_digests
+
+                rules = json.dumps(rule_digests(book), sort_keys=True)
+            now = iso(microseconds(datetime.now(timezone.utc)))
+            return self._db.execute("INSERT INTO revisions (rules_revision, recorded_at, rules) VALUES (?, ?, ?)",
+                                    (revision, now, rules)).lastrowid
+
+        return self._cached(("revision", revision),
+                            lambda: self._db.execute("SELECT id FROM revisions WHERE rules_revision = ?", (revision,)).fetchone(), add)
+
+    def _dictionary_id(self) -> int:
+        digest, data = dictionary()
+        return self._cached(("dictionary", digest),
+                            lambda: self._db.execute("SELECT id FROM dictionaries WHERE digest = ?", (digest,)).fetchone(),
+                            lambda: self._db.execute("INSERT INTO dictionaries (digest, data) VALUES (?, ?)", (digest, data)).lastrowid)
 
     # --- reading -----------------------------------------------------------------------------------
 
-    def list(self, limit: Optional[int] = 20, rule: Optional[str] = None, since: Optional[str] = None) -> list[Record]:
+    def _read(self, sql: str, params=()) -> list:
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise DataError(f"audit store {self.path}: {_reason(exc)}", _HINT) from None
+
+    def list(self, limit: Optional[int] = 20, rule: Optional[str] = None, since: Optional[str] = None) -> Listing:
         """Newest first; ``rule``: only decisions where that rule fired; ``since``: an ISO date or time."""
-        sql, params = "SELECT * FROM decisions d", []
-        where = []
+        limit = NEWEST if limit is None else max(0, min(limit, NEWEST))
+        after = parse_since(since) if since else -NEWEST
+        if self.empty:
+            return Listing([], False)
         if rule:
-            where.append("EXISTS (SELECT 1 FROM fired_rules f WHERE f.decision_id = d.decision_id AND f.rule = ?)")
-            params.append(rule)
-        if since:
-            where.append("d.recorded_at >= ?")
-            params.append(parse_since(since))
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY d.seq DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        return [self._row(r) for r in self._db.execute(sql, params)]
+            found = self._read(QUERIES["rule_id"], (rule,))
+            if not found:
+                self._unknown_rule(rule)
+                return Listing([], False)
+            rows = self._read(QUERIES["list_rule"], (found[0][0], after, limit + 1))
+        else:
+            rows = self._read(QUERIES["list"], (after, limit + 1))
+        return Listing([self._summary(row) for row in rows[:limit]], len(rows) > limit)
 
-    def iter_all(self) -> Iterator[Record]:
-        """Every decision in the order it was recorded, streamed."""
-        for row in self._db.execute("SELECT * FROM decisions ORDER BY seq"):
-            yield self._row(row)
-
-    def count(self) -> int:
-        return self._db.execute("SELECT count(*) FROM decisions").fetchone()[0]
+    def _unknown_rule(self, rule: str) -> None:
+        """A rule no decision in the store fired: fine if a recorded revision has it, else a usage error."""
+        known = {r for (r,) in self._read(QUERIES["known_rules"])}
+        for (rules,) in self._read(QUERIES["revision_rules"]):
+            try:
+                known.update(json.loads(rules) if rules else ())
+            except (ValueError, TypeError):
+                continue
+        if rule not in known:
+            raise UsageError(f"--rule {rule}: no such rule in any rules revision recorded in {self.path}{did_you_mean(rule, sorted(known))}",
+                             "`advisor rules list` shows the current rules")
 
     def get(self, decision_id: str) -> Record:
-        """A decision by its id or a unique prefix of it (at least 4 characters)."""
-        if len(decision_id) < 4:
+        """A decision by its id or a unique prefix of it (at least 4 characters, any case)."""
+        prefix = decision_id.strip().lower()
+        if len(prefix) < 4:
             raise UsageError(f"decision id {decision_id!r} is too short", "give at least 4 characters of it")
-        rows = self._db.execute("SELECT * FROM decisions WHERE decision_id >= ? AND decision_id < ? LIMIT 2",
-                                (decision_id, decision_id + "\uffff")).fetchall()
+        rows = [] if self.empty else self._read(QUERIES["get"], (prefix, prefix + "\uffff"))
         if not rows:
             raise InputError(f"no decision {decision_id} in the audit store {self.path}", "`advisor audit list` shows the recorded ones")
         if len(rows) > 1:
             raise UsageError(f"decision id prefix {decision_id} is ambiguous", "give more characters of it")
-        return self._row(rows[0])
+        return self._record(rows[0])
 
-    def rules_of(self, revision: str) -> Optional[dict[str, str]]:
-        row = self._db.execute("SELECT rules FROM revisions WHERE rules_revision = ?", (revision,)).fetchone()
-        return json.loads(row[0]) if row else None
+    def export_lines(self) -> Iterator[Union[bytes, MalformedRecord]]:
+        """Every decision, oldest first, as one line of JSON (bytes, streamed): ``{"version": 1,
+        <summary>, "input": ..., "decision": ...}``; a record that cannot be read is a MalformedRecord."""
+        if self.empty:
+            return
+        seconds: dict = {}
+        try:
+            for row in self._db.execute(QUERIES["export"]):
+                try:
+                    yield self._export_line(row, seconds)
+                except (ValueError, TypeError, AttributeError, zlib.error) as exc:
+                    yield MalformedRecord(self.path, str(row[1]), _problem(exc))
+        except sqlite3.Error as exc:
+            raise DataError(f"audit store {self.path}: {_reason(exc)}", _HINT) from None
 
-    def _row(self, row) -> Record:
-        (_seq, decision_id, recorded_at, version, revision, scenario, source, recommendation, gpu, input_, decision) = row
-        return Record(decision_id, recorded_at, version, revision, scenario, source, recommendation, gpu,
-                      json.loads(input_), json.loads(decision))
+    def rules_of(self, revision: str) -> Optional[dict]:
+        rows = [] if self.empty else self._read(QUERIES["rules_of"], (revision,))
+        try:
+            return json.loads(rows[0][0]) if rows and rows[0][0] else None
+        except ValueError:
+            return None
+
+    def _summary(self, row) -> Summary:
+        seq, decision_id, us, version, revision, scenario, source, recommendation, gpu, verdict = row[:10]
+        try:
+            when = iso(us)
+        except (TypeError, OverflowError):
+            when = str(us)
+        return Summary(str(decision_id), when, version, revision or "?", scenario, source, recommendation, gpu, verdict)
+
+    def _decompressor(self, codec) -> Decompressor:
+        decompress = self._dictionaries.get(codec)
+        if decompress is None:
+            found = self._read(QUERIES["dictionary"], (codec,))
+            if not found:
+                raise ValueError(f"its dictionary {codec} is not in the store")
+            decompress = self._dictionaries[codec] = Decompressor(found[0][0])
+        return decompress
+
+    def _decision_bytes(self, codec, body, input_at, input_text) -> bytes:
+        if codec:
+            body = self._decompressor(codec)(body)
+        elif isinstance(body, str):
+            body = body.encode("utf-8")
+        return joined(body, input_at, input_text)
+
+    def _record(self, row) -> Record:
+        summary = self._summary(row)
+        input_text, codec, body, input_at = row[10:]
+        try:
+            decision = json.loads(self._decision_bytes(codec, body, input_at, input_text))
+            value = json.loads(input_text)
+            if not isinstance(decision, dict) or not isinstance(decision.get("recommendation", {}), dict):
+                raise ValueError("the decision is not a JSON object")
+        except (ValueError, TypeError, AttributeError, zlib.error) as exc:
+            raise MalformedRecord(self.path, summary.decision_id, _problem(exc)) from None
+        return Record(**summary.__dict__, input=value, decision=decision)
+
+    def _export_line(self, row, seconds: Optional[dict] = None) -> bytes:
+        """``json.dumps({"version": 1, **summary, "input": ..., "decision": ...}, ensure_ascii=False)``,
+        assembled from the stored texts (nothing parsed, nothing encoded twice)."""
+        _seq, decision_id, us, version, revision, scenario, source, recommendation, gpu, verdict, input_text, codec, body, input_at = row
+        values = (decision_id, iso(us, seconds), scenario, source, recommendation, gpu, verdict, revision, version)
+        head = _HEAD.format(*[_quoted(v) if type(v) is str else json.dumps(v, ensure_ascii=False) for v in values])
+        given = input_text.encode("utf-8")
+        if codec:
+            text = memoryview(self._decompressor(codec)(body))
+        else:  # text kept as it was found (an upgraded store): check it is JSON
+            text = memoryview(body.encode("utf-8") if isinstance(body, str) else body)
+            json.loads(joined(bytes(text), input_at, input_text))
+            json.loads(input_text)
+        if input_at is None:
+            return b"".join((head.encode("utf-8"), b', "input": ', given, b', "decision": ', text, b"}\n"))
+        return b"".join((head.encode("utf-8"), b', "input": ', given, b', "decision": ', text[:input_at], b', "input": ', given,
+                         text[input_at:], b"}\n"))
 
 
-def rows_of(d) -> tuple:
-    """A decision as the store keeps it: its row (without the time) and its fired-rule rows.
-
-    Computed where the decision is made, so that a parallel batch encodes in its workers."""
-    verdict = d.verdict
-    decision = (d.decision_id, d.advisor_version, d.rules_revision, d.scenario, d.source, verdict.id if verdict else "",
-                verdict.gpu if verdict else "", json.dumps(d.input), d.json_text())
-    return decision, [(d.decision_id, f.rule, f.ruleset) for f in d.fired_rules]
+_quoted = json.encoder.encode_basestring  # what json.dumps(..., ensure_ascii=False) writes for a string
+_HEAD = ('{{"version": 1, "decision_id": {}, "recorded_at": {}, "scenario": {}, "source": {}, "recommendation": {}, '
+         '"gpu": {}, "text": {}, "rules_revision": {}, "advisor_version": {}')
 
 
-def parse_since(text: str) -> str:
-    """An ISO date or date-time as the UTC ISO text the store sorts by."""
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"--since {text!r} is not a date", "use an ISO date such as 2026-11-01 or 2026-11-01T09:30") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+def _problem(exc: BaseException) -> str:
+    if isinstance(exc, zlib.error):
+        return f"its compressed body is damaged: {exc}"
+    if isinstance(exc, UnicodeError):
+        return "its text is not UTF-8"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"its JSON is invalid: {exc.msg} at character {exc.pos}"
+    return str(exc) or type(exc).__name__
 
 
-def _reason(exc: BaseException) -> str:
-    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``; on an error, a rollback if SQLite has not rolled back
+    already (after a full disk it has), and the original error, never the rollback's."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def __enter__(self):
+        self.store._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind, exc, tb):
+        db = self.store._db
+        if kind is None:
+            try:
+                db.execute("COMMIT")
+                return False
+            except BaseException:
+                self._rollback(db)
+                raise
+        self._rollback(db)
+        return False
+
+    def _rollback(self, db) -> None:
+        self.store._ids.clear()  # ids made inside the transaction are gone with it
+        if db.in_transaction:
+            try:
+                db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass

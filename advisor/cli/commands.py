@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import defaults
-from .recording import open_store, recorder
+from .recording import open_store
 
 
 # --- figures -------------------------------------------------------------------------------------
@@ -163,41 +163,83 @@ def prepare_for_output(decision, fmt: str, colour: bool, width=None) -> Prepared
 
 
 def run(args) -> int:
+    """Decide every scenario of the paths; each decision is printed once it is recorded (see
+    ``recording``). Exit 0, 1 (some input invalid), 2 (the store or the output failed), or
+    128 + n after signal n (SIGINT 130, SIGTERM 143, SIGHUP 129), saying what was recorded."""
     import functools
 
     from ..decide import batch
     from ..decide.decision import Advisor
+    from ..errors import AdvisorError
     from ..render import term
     from ..render.decisions import DecisionStream
+    from .recording import BatchOutput, Stopped, message, open_writer, signals_held, stop_on_signals
+    from .streams import OutputError
 
     advisor = Advisor(args.rules)
     paths = list(batch.expand(args.paths))
     progress = term.Progress(sys.stderr, len(paths))
     prepare = functools.partial(prepare_for_output, fmt=args.format, colour=term.colour_enabled(sys.stdout), width=term.width(sys.stdout))
     out = DecisionStream(args.format, sys.stdout)
-    failures, files_done = [], 0
-    if args.jobs > 1 and len(paths) > 1:
-        per_file = batch.run_parallel(args.rules, paths, min(args.jobs, len(paths)), prepare)
-    else:
-        per_file = (batch.prepare_file(advisor, item, prepare) for item in paths)
-    with recorder(args, advisor.book) as record:
-        for results in per_file:
-            for result in results:
-                if isinstance(result, batch.Failure):
-                    failures.append(result)
-                    progress.close()
-                    for line in result.message.splitlines():  # each problem of a scenario its own line
-                        print(f"advisor: invalid input: {line}", file=sys.stderr)
-                else:
-                    record(result.rows)
-                    out.write(result.piece)
-                progress.step(files_done, out.count, len(failures))
-            files_done += 1
+    failures, files_done, stopped = [], 0, None
+    store = open_writer(args)  # before deciding: a store that cannot be written stops the batch before it starts
+    try:
+        with stop_on_signals() as stop:
+            output = BatchOutput(store, advisor.book, out, stop)
+            if args.jobs > 1 and len(paths) > 1:
+                per_file = batch.run_parallel(args.rules, paths, min(args.jobs, len(paths)), prepare)
+            else:  # lazily, so that a signal stops the batch between two scenarios
+                per_file = ((r if isinstance(r, batch.Failure) else prepare(r) for r in batch.run_one(advisor, item)) for item in paths)
+            try:
+                for results in per_file:
+                    for result in results:
+                        if stop():
+                            break
+                        if isinstance(result, batch.Failure):
+                            failures.append(result)
+                            progress.close()
+                            for line in result.message.splitlines():  # each problem of a scenario its own line
+                                message(f"invalid input: {line}")
+                        else:
+                            output.add(result)
+                        progress.step(files_done, out.count, len(failures))
+                    if stop():
+                        break
+                    files_done += 1
+                output.finish()
+            except Stopped as exc:
+                stopped = exc
+            except AdvisorError:  # a worker died: what was decided before it is kept
+                try:
+                    output.finish()
+                except Stopped as exc:
+                    message(exc.text)
+                raise
+            finally:
+                per_file.close()
+    finally:
+        if store is not None:
+            store.close()
     progress.close()
-    out.close(failures)
+    ending, code = None, 1 if failures else 0
+    if stopped:
+        ending, code = stopped.text, stopped.exit_code
+    elif stop():
+        ending, code = (f"interrupted ({stop.name}): {out.count:,} decisions printed{' and recorded' if store else ''}; "
+                        "the rest of the batch was not decided"), stop.exit_code
+    if not output.output_failed:
+        try:
+            with signals_held():
+                out.close(failures + ([batch.Failure("", None, ending.removeprefix("error: "))] if ending else []))
+                out.flush()
+        except OutputError:
+            if ending is None:
+                raise
     if failures:
-        print(f"advisor: {out.count} decided, {len(failures)} invalid", file=sys.stderr)
-    return 1 if failures else 0
+        message(f"{out.count} decided, {len(failures)} invalid")
+    if ending:
+        message(ending)
+    return code
 
 
 def ask(args) -> int:
@@ -246,30 +288,40 @@ def explain(args) -> int:
 
 
 def _recorded_store(args):
-    """The audit store to list from, or None (said on stderr) when nothing was recorded yet."""
+    """The audit store to read, or None (said on stderr) when nothing was recorded yet."""
     from ..audit.store import default_path
+    from .recording import message
 
     path = Path(args.audit_db) if args.audit_db else default_path()
-    if path.exists():
-        return open_store(args)
-    print(f"advisor: nothing recorded yet in {path}", file=sys.stderr)
-    return None
+    store = open_store(args) if path.exists() else None
+    if store is None or store.empty:
+        message(f"nothing recorded yet in {path}")
+    return store
 
 
 def audit_list(args) -> int:
+    from ..audit.store import parse_since
     from ..render import tables
+    from .recording import message
 
-    records = []
+    if args.since:
+        parse_since(args.since)  # a bad date is an error even where nothing is recorded
+    records, more = [], False
     store = _recorded_store(args)
     if store is not None:
         with store:
-            records = store.list(limit=args.limit, rule=args.rule, since=args.since)
-    print(tables.audit_list_json(records) if args.format == "json" else tables.audit_list_table(records))
+            listing = store.list(limit=args.limit, rule=args.rule, since=args.since)
+        records, more = listing.records, listing.more
+    print(tables.audit_list_json(records, more) if args.format == "json" else tables.audit_list_table(records))
+    if more:
+        message(f"the newest {len(records):,} shown; more are recorded (--limit N shows more, --since DATE fewer)")
+    elif not records and store is not None and not store.empty and (args.rule or args.since):
+        message("no recorded decision matches" + (f" --rule {args.rule}" if args.rule else "") + (f" --since {args.since}" if args.since else ""))
     return 0
 
 
 def audit_show(args) -> int:
-    from ..decide.decision import Decision
+    from ..audit.view import stored_decision
     from ..render import term
     from ..render.explanation import record_text
     from ..render.text import to_json
@@ -279,21 +331,35 @@ def audit_show(args) -> int:
     if args.format == "json":
         print(to_json(record.to_json()))
     else:
-        print(record_text(record, Decision.from_json(record.decision), term.Palette(term.colour_enabled(sys.stdout))))
+        print(record_text(record, stored_decision(record.decision), term.Palette(term.colour_enabled(sys.stdout))))
     return 0
 
 
 def audit_export(args) -> int:
-    import json
-
-    from ..render.text import JSON_VERSION
+    """Every record as a JSON line, streamed; a malformed record is skipped and named (exit 2)."""
+    from .recording import message
 
     store = _recorded_store(args)
     if store is None:
         return 0
+    binary = getattr(sys.stdout, "binary", None)
+    write = binary() if binary else (lambda data: sys.stdout.write(data.decode("utf-8")))
+    skipped, lines, size = 0, [], 0
     with store:
-        for record in store.iter_all():
-            sys.stdout.write(json.dumps({"version": JSON_VERSION, **record.to_json()}, ensure_ascii=False) + "\n")
+        for line in store.export_lines():
+            if isinstance(line, bytes):
+                lines.append(line)
+                size += len(line)
+                if size >= 1 << 18:  # a few large writes rather than one a record
+                    write(b"".join(lines))
+                    lines, size = [], 0
+            else:
+                skipped += 1
+                message(f"warning: {line.message}: not exported")
+    write(b"".join(lines))
+    if skipped:
+        message(f"error: {skipped:,} malformed record(s) not exported; every other record was")
+        return 2
     return 0
 
 

@@ -1,6 +1,8 @@
 """Arguments in, a handler called, an exit code out.
 
-Exit codes: 0 ok, 1 invalid scenario input, 2 usage / data / rules error, 130 interrupted.
+Exit codes: 0 ok, 1 invalid scenario input, 2 usage / data / rules error (and a failure to write
+the output or the audit store), 130 interrupted; ``run`` stopped by a signal exits 128 + its number
+(SIGHUP 129, SIGINT 130, SIGTERM 143) and by a reader closing its output 141.
 Expected errors are one line on stderr; ``--debug`` shows a traceback for unexpected ones.
 Heavy modules are imported inside the handlers so that ``advisor --help`` starts fast.
 """
@@ -303,15 +305,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    from . import streams
+
+    closed = streams.prepare()  # before anything opens a file: see streams
+    try:
+        return _main(argv, closed)
+    finally:
+        streams.restore()
+
+
+def _main(argv, closed: set) -> int:
+    from .streams import OutputError, discard_output
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)
         return 2
+    if 1 in closed:
+        print("advisor: error: standard output is closed: nowhere to write the result (redirect it to a file or"
+              " /dev/null instead of closing it)", file=sys.stderr)
+        return 2
     from ..errors import AdvisorError
 
     try:
-        return args.handler(args)
+        code = args.handler(args)
+        sys.stdout.flush()
+        return code
     except AdvisorError as exc:
         for line in str(exc).splitlines():  # several problems of one input: a line each
             print(f"advisor: error: {line}", file=sys.stderr)
@@ -319,10 +339,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print("advisor: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # The reader went away (`advisor gpus | head -1`): not an error worth a message.
-        sys.stderr.close()
-        return 0
+    except OutputError as exc:
+        discard_output()  # what is still buffered goes nowhere, instead of failing again at exit
+        if exc.broken_pipe:  # the reader went away (`advisor gpus | head -1`): not worth a message
+            return 0
+        print(f"advisor: error: cannot write the output ({exc.reason})", file=sys.stderr)
+        return 2
     except Exception as exc:  # noqa: BLE001 - the last line of defence: never a bare traceback
         if args.debug:
             raise

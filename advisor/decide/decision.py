@@ -26,11 +26,10 @@ from ..rules.language import RuleBook, render_template
 from ..scenario.spec import Scenario, check_against_catalog
 from . import facts as factmod
 from .figures import plan_record
-from .records import Advantage, Factor, Finding, FiredRule, Outcome, Override, Verdict
+from .records import DECISION_JSON_VERSION, Advantage, Factor, Finding, FiredRule, Outcome, Override, Verdict  # noqa: F401
 
 GENERAL_ANSWER = "recommendation"  # the ruleset whose winner is the seed's general answer
 VERDICT = "verdict"  # the ruleset whose winner is the final verdict
-DECISION_JSON_VERSION = 2
 NO_GPU = "none"  # an outcome's gpu when it deploys none
 
 
@@ -65,21 +64,6 @@ class Decision:
             "overridden": [o.to_json() for o in self.overridden], "rules_revision": self.rules_revision,
             "advisor_version": self.advisor_version, "notes": self.notes, "input": self.input, "facts": self.facts,
         }
-
-    @classmethod
-    def from_json(cls, data: dict) -> "Decision":
-        """A decision read back from its JSON (an audit record; one written before verdicts has its
-        general answer under ``recommendation`` and no verdict)."""
-        general = data.get("general_answer", data.get("recommendation"))
-        return cls(
-            decision_id=data["decision_id"], scenario=data["scenario"], source=data["source"],
-            verdict=Verdict.from_json(data.get("verdict")), general_answer=Outcome.from_json(general),
-            findings=[Finding.from_json(f) for f in data.get("findings", [])],
-            factors=[Factor.from_json(f) for f in data["factors"]], advantages=[Advantage.from_json(a) for a in data["advantages"]],
-            plans=data.get("plans", data.get("costs", {})), fired_rules=[FiredRule.from_json(f) for f in data["fired_rules"]],
-            overridden=[Override.from_json(o) for o in data["overridden"]], rules_revision=data["rules_revision"],
-            advisor_version=data["advisor_version"], notes=data.get("notes", []), input=data.get("input"), facts=data.get("facts"),
-        )
 
     def json_text(self) -> str:
         """The decision as one line of JSON, encoded once for both the output and the audit store."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+DECISION_JSON_VERSION = 2  # of a decision's JSON: 2 has verdict, general_answer, findings and plans
+
 
 def _extra(data: dict, known: tuple) -> dict:
     return {k: v for k, v in data.items() if k not in known}

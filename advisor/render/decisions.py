@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Optional
 
-from ..decide.decision import DECISION_JSON_VERSION
+from ..decide.records import DECISION_JSON_VERSION
 from ..defaults import SEED_PAIR
 from .term import PLAIN
 from .text import money, number, safe, table, wrapped
@@ -122,6 +122,9 @@ class DecisionStream:
             head = "\n".join(MARKDOWN_HEAD) + "\n" if self.count == 0 else ""
         self.out.write(head + piece)
         self.count += 1
+
+    def flush(self) -> None:
+        self.out.flush()
 
     def close(self, failures) -> None:
         if self.fmt == "json":

@@ -138,13 +138,14 @@ def rules_json(book) -> str:
 
 
 def audit_list_table(records) -> str:
-    rows = [[r.recorded_at[:19].replace("T", " "), r.decision_id[:8], r.scenario, r.summary()["text"] or r.recommendation, r.gpu,
+    rows = [[r.recorded_at[:19].replace("T", " "), r.decision_id[:8], r.scenario, r.text or r.recommendation, r.gpu,
              r.rules_revision[:12]] for r in records]
     return table(["recorded (UTC)", "decision", "scenario", "verdict", "GPU", "rules"], rows)
 
 
-def audit_list_json(records) -> str:
-    return to_json({"decisions": [r.summary() for r in records]})
+def audit_list_json(records, more: bool = False) -> str:
+    """``more``: further decisions match beyond the limit."""
+    return to_json({"decisions": [r.summary() for r in records], "more": more})
 
 
 def rules_check_text(book, report) -> str:
