@@ -15,6 +15,7 @@ from .text import money, number, safe, table, wrapped
 # --- decisions ----------------------------------------------------------------------------------
 
 LABEL = 14  # the width of the labels of a decision block ("  verdict     ")
+PLANS_TITLE = "the cheapest deployment per GPU for this load; GPUs: per replica x replicas; * the verdict's"
 
 
 def plan_line(plan: dict) -> str:
@@ -40,12 +41,12 @@ def decision_block(d, palette=PLAIN, short_revision: int = 12, width: Optional[i
     lines = [palette.bold(safe(d.scenario)) + palette.dim(f"  ({safe(d.source)})")]
     head = (f"{palette.green(palette.bold(safe(v.text)))}  ->  {palette.bold(safe(v.gpu))}   {palette.dim('[' + safe(v.rule) + ']')}"
             if v else "(no verdict)")
-    lines.append(f"  verdict     {head}")
+    lines += wrapped("  verdict     ", head, width, LABEL)
     if v:
         for line in _verdict_plan_lines(v):
             lines += wrapped(" " * LABEL, line, width, LABEL)
-    table = plans_table(d, width - LABEL if width else None)
-    lines += ["  plans       " + line if n == 0 else " " * LABEL + line for n, line in enumerate(table.splitlines())]
+    lines += wrapped("  plans       ", PLANS_TITLE, width, LABEL)
+    lines += ["    " + line for line in plans_table(d, width - 4 if width else None).splitlines()]
     for f in d.findings:
         lines += wrapped("  finding     ", safe(f.text), width, LABEL)
     if g:
@@ -85,8 +86,8 @@ def plans_table(d, width: Optional[int] = None) -> str:
         rows.append(["*" if gpu in chosen else "", gpu, p["precision"], f"{p['gpus_per_replica']} x {p['replicas']}",
                      money(p["monthly_cost_usd"], 0), money(p["usd_per_million_tokens"], 3), number(p["tpot_ms"], 1),
                      number(p["ttft_ms"], 0), why])
-    headers = ["", "GPU", "precision", "GPUs x replicas", "$ a month", "$/M tokens", "TPOT ms", "TTFT ms", ""]
-    return table(headers, rows, right=range(3, 8), width=width)
+    headers = ["", "GPU", "precision", "GPUs", "$ a month", "$/M tokens", "TPOT ms", "TTFT ms", ""]
+    return table(headers, rows, right=range(3, 8), width=width, optional=(7, 6, 2, 5))  # the terminal's width decides
 
 
 def decision_piece(d, fmt: str, palette=PLAIN, width: Optional[int] = None) -> str:
@@ -176,11 +177,12 @@ def _markdown_row(d) -> str:
 def ask_summary(d, palette=PLAIN, recorded: bool = True, width: Optional[int] = None) -> str:
     """The end of a guided session: the verdict, the plans, the findings, the general answer, the reasons."""
     v, g = d.verdict, d.general_answer
-    lines = [f"{palette.bold('Verdict:')} {palette.green(palette.bold(safe(v.text) if v else '(none)'))}  ->  "
-             f"{palette.bold(safe(v.gpu) if v else '-')}"]
+    lines = wrapped(f"{palette.bold('Verdict:')} ", f"{palette.green(palette.bold(safe(v.text) if v else '(none)'))}  ->  "
+                    f"{palette.bold(safe(v.gpu) if v else '-')}", width, 2)
     if v:
-        lines += ["  " + line for line in _verdict_plan_lines(v)]
-    lines += ["", palette.bold("Plans (the cheapest deployment per GPU for this load; * the verdict's)")]
+        for line in _verdict_plan_lines(v):
+            lines += wrapped("  ", line, width, 2)
+    lines += [""] + wrapped("", palette.bold(f"Plans ({PLANS_TITLE})"), width, 0)
     lines += ["  " + line for line in plans_table(d, width - 2 if width else None).splitlines()]
     if d.findings:
         lines += ["", palette.bold("Findings")]
@@ -198,5 +200,6 @@ def ask_summary(d, palette=PLAIN, recorded: bool = True, width: Optional[int] = 
         lines += wrapped("  ", f"note: {safe(note)}", width, 2)
     lines.append("")
     tail = f"decision {d.decision_id}" + (" (recorded)" if recorded else "")
-    lines.append(palette.dim(f"{tail}; the full derivation: advisor explain --id {d.decision_id[:8]}" if recorded else tail))
+    lines += [palette.dim(line) for line in wrapped("", f"{tail}; the full derivation: advisor explain --id {d.decision_id[:8]}"
+                                                     if recorded else tail, width, 0)]
     return "\n".join(lines)

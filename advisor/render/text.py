@@ -10,6 +10,7 @@ escapes control characters itself).
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from typing import Any, Iterable, Optional, Sequence
 
@@ -33,16 +34,29 @@ def safe(value: Any) -> str:
     return printable("" if value is None else str(value))
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, right: Iterable[int] = (), width: Optional[int] = None) -> str:
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, right: Iterable[int] = (), width: Optional[int] = None,
+          optional: Sequence[int] = ()) -> str:
     """Columns padded to their widest cell; columns in ``right`` are right-aligned (numbers).
     Every cell is ``safe``: a table shows data from input files and the audit store.
 
-    With ``width`` (a terminal's), the last column (the words) wraps so that lines fit it."""
+    With ``width`` (a terminal's), the last column (the words) wraps so that lines fit it, and
+    the ``optional`` columns are left out, in that order, while the rest would not fit."""
     cells = [[safe(h) for h in headers]] + [[safe(c) for c in row] for row in rows]
+    keep = list(range(len(headers)))
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+
+    def room(columns) -> int:  # what the columns before the last take, separators included
+        return sum(widths[i] for i in columns[:-1]) + 2 * (len(columns) - 1)
+
+    for column in optional:
+        if not width or room(keep) + min(widths[-1], MIN_WRAPPED_COLUMN) <= width:
+            break
+        keep.remove(column)
+    cells = [[row[i] for i in keep] for row in cells]
+    right = {keep.index(i) for i in right if i in keep}
+    widths = [widths[i] for i in keep]
     if width and sum(widths) + 2 * (len(widths) - 1) > width:
         widths[-1] = max(MIN_WRAPPED_COLUMN, width - sum(widths[:-1]) - 2 * (len(widths) - 1))
-    right = set(right)
     lines = []
     for n, row in enumerate(cells):
         head, last = row[:-1], textwrap.wrap(row[-1], widths[-1]) or [""] if len(row[-1]) > widths[-1] else [row[-1]]
@@ -58,10 +72,14 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, right: Itera
 def wrapped(label: str, text: str, width: Optional[int], indent: int) -> list[str]:
     """``label`` then ``text``, continued under the text's start when a terminal's ``width`` is known."""
     first = f"{label}{text}"
-    if not width or len(first) <= width:
+    shown = len(_ESCAPES.sub("", label))  # the label may be bold
+    if not width or len(_ESCAPES.sub("", first)) <= width:
         return [first]
-    pieces = textwrap.wrap(text, max(MIN_WRAPPED_COLUMN, width - indent))
-    return [label + pieces[0]] + [" " * indent + p for p in pieces[1:]]
+    lines = textwrap.wrap(text, max(MIN_WRAPPED_COLUMN, width), initial_indent=" " * shown, subsequent_indent=" " * indent)
+    return [label + lines[0][shown:]] + lines[1:]
+
+
+_ESCAPES = re.compile(r"\x1b\[[0-9;]*m")  # the palette's colours
 
 
 def money(value: Optional[float], places: int = 2) -> str:
