@@ -12,8 +12,15 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from advisor.catalog.load import load_catalog
+
+# Property tests keep no example database (a failing example is not replayed from a file the
+# next run, or in CI) and have no deadline (a loaded machine must not fail them): each test's own
+# @settings narrows this further.
+settings.register_profile("advisor", database=None, deadline=None)
+settings.load_profile("advisor")
 
 ADVISOR = str(Path(sys.executable).with_name("advisor"))
 REPO = Path(__file__).resolve().parent.parent
