@@ -67,17 +67,17 @@ class Axis:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return "+".join(value) if isinstance(value, tuple) else value_text(value)
         unit = self.kind.unit
-        if unit is not None and unit.currency:
-            return f"${value:,.2f}" if value >= 0.1 else f"${value:.4g}"
+        if unit is not None and unit.currency:  # cents, or as many places as the value has (a step of $0.005)
+            return f"${value:,.2f}" if abs(value - round(value, 2)) < 1e-9 else f"${value:,.4f}".rstrip("0")
         if unit is not None and unit.percent:
             return f"{value * 100:.4g}%"
         return number_text(value)
 
     def precise_text(self, value: float) -> str:
-        """A value found between two points, to 4 significant digits: $2.174, 69.99%."""
+        """A value found between two points, to a tenth of a cent or 4 significant digits: $2.174, 69.99%."""
         unit = self.kind.unit
         if unit is not None and unit.currency:
-            return f"${value:.4g}"
+            return f"${value:,.3f}"
         if unit is not None and unit.percent:
             return f"{value * 100:.4g}%"
         return f"{value:.4g}"
