@@ -33,7 +33,7 @@ check-python:
 $(VENV)/.deps: pyproject.toml | check-python
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install --quiet '.[test]'
+	$(BIN)/python -m pip install --quiet '.[test,charts]'
 	touch $@
 
 # build/ is removed first: setuptools would otherwise ship files deleted from the tree since.

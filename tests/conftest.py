@@ -49,3 +49,23 @@ def cli_json(*args: str, **kwargs) -> dict:
     proc = run_cli(*args, "--format", "json", **kwargs)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
+
+
+#: A team choosing between the seed's pair with an A100 fleet: its verdict moves with the fleet's
+#: utilization (the seed's 70% floor) and with the H100 price (the rules' 115% material cost gap).
+FLEET_PAIR = """\
+name: fleet-pair
+context:
+  have_a100_fleet: true
+  utilization: 0.85
+  stage: production
+  optimize_for: cost_per_token
+  gpus: [a100-80gb, h100-80gb]
+"""
+
+
+@pytest.fixture(scope="session")
+def advisor_instance():
+    from advisor.decide.decision import Advisor
+
+    return Advisor()

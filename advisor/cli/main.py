@@ -83,6 +83,31 @@ def jobs(text: str) -> int:
     return value
 
 
+def chart_request(kinds: tuple):
+    """``[KIND=]PATH``: a chart of one of ``kinds`` (None: the command's default) to write at PATH."""
+
+    def read(text: str) -> tuple:
+        kind, sep, path = text.partition("=")
+        if not sep:
+            return None, text
+        if kind not in kinds:
+            raise argparse.ArgumentTypeError(f"{kind!r} is not a chart of this command (one of {', '.join(kinds)})")
+        if not path:
+            raise argparse.ArgumentTypeError(f"expected {kind}=PATH, such as {kind}=chart.svg")
+        return kind, path
+
+    read.__name__ = "chart"
+    return read
+
+
+def chart_size(text: str) -> tuple[int, int]:
+    """``WIDTHxHEIGHT`` in pixels, such as 960x600."""
+    width, sep, height = text.lower().partition("x")
+    if not (sep and width.isdigit() and height.isdigit() and 200 <= int(width) <= 10_000 and 150 <= int(height) <= 10_000):
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT in pixels (200 to 10,000 wide, 150 to 10,000 high), got {text!r}")
+    return int(width), int(height)
+
+
 def gpu_price(text: str) -> tuple[str, float]:
     gpu, sep, usd = text.partition("=")
     if not sep or not gpu:
@@ -128,6 +153,10 @@ def _audit_options(p: argparse.ArgumentParser, recording: bool) -> None:
         p.add_argument("--no-audit", action="store_true", help="do not record the decisions in the audit store")
 
 
+def _first_scenario(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenario", metavar="SCENARIO", help="a scenario file (its first scenario, checked as `advisor run` checks it)")
+
+
 def _deciding_options(p: argparse.ArgumentParser) -> None:
     """What every command that makes decisions takes: the rules, the output format, the audit store."""
     _rules_option(p)
@@ -158,6 +187,9 @@ def _add_figures_commands(sub) -> None:
     _workload_options(cmp_)
     cmp_.add_argument("--price", type=gpu_price, action="append", default=[], metavar="GPU=USD", help="override a catalog price (repeatable)")
     cmp_.add_argument("--baseline", default=defaults.A100, metavar="ID", help=f"GPU the break-even figures refer to (default: {defaults.A100})")
+    cmp_.add_argument("--chart", type=chart_request(("cost", "plans")), action="append", default=[], metavar="[KIND=]PATH",
+                      help="also draw a chart, .svg or .png: cost (per million tokens against utilization, the default) or plans "
+                      "(monthly cost per GPU), such as --chart cost.svg --chart plans=plans.png")
     cmp_.set_defaults(handler=commands.compare)
 
     plan = sub.add_parser(
@@ -184,6 +216,9 @@ def _add_figures_commands(sub) -> None:
     plan.add_argument("--price", type=gpu_price, action="append", default=[], metavar="GPU=USD", help="override a catalog price (repeatable)")
     plan.add_argument("--all", action="store_true", help="also every GPU without a plan, and why")
     plan.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    plan.add_argument("--chart", type=chart_request(("plans", "cost", "latency")), action="append", default=[], metavar="[KIND=]PATH",
+                      help="also draw a chart, .svg or .png: plans (monthly cost per GPU, the default), cost (per million tokens "
+                      "against utilization) or latency (against throughput as concurrency grows), such as --chart latency=lat.svg")
     plan.set_defaults(handler=commands.plan)
 
     gpus = sub.add_parser("gpus", help="list the GPU catalog", description="The GPU catalog with datasheet figures, prices and the seed's own figures.")
@@ -207,6 +242,65 @@ def _add_deciding_commands(sub) -> None:
                      help="worker processes, each with its own engine; a file is the unit of work (default: 1; auto: one per core)")
     _deciding_options(run)
     run.set_defaults(handler=commands.run)
+
+    sweep = sub.add_parser(
+        "sweep", help="decide one scenario over a grid of values, and say where the verdict changes",
+        description="Decide the first scenario of a file at every point of a grid: each --vary gives a field and its values "
+        "(a list a,b,c; a range A..B/STEP; or A..B:N evenly spaced values, A..B:N:log on a log scale; amounts as in "
+        "scenario files: $3.25, 55%%, 20k). Each point is validated and decided as `advisor run` decides a scenario. "
+        "Prints a line per point (the verdict, its GPU, the cost of every GPU's plan), then where the verdict changes "
+        "and why. Fields: utilization, tokens_per_day, model, prompt_tokens and every other field of context: and workload: "
+        "(`advisor schema`), and price.GPU or spot_price.GPU. The first axis varies slowest. Exit 0 all decided, "
+        "1 some points invalid (the others are decided), 2 usage or rules error.",
+    )
+    _first_scenario(sweep)
+    sweep.add_argument("--vary", action="append", required=True, metavar="AXIS=VALUES",
+                       help="a field and its values, such as utilization=0.3..1/0.05 or price.h100-80gb=2..5/0.25 (repeatable)")
+    sweep.add_argument("--jobs", type=jobs, default=1, metavar="N",
+                       help="worker processes, each with its own engine (default: 1; auto: one per core)")
+    _rules_option(sweep)
+    sweep.add_argument("--format", choices=("table", "csv", "jsonl"), default="table",
+                       help="a line per point: table, csv, or jsonl (JSON lines: the sweep, each point, each boundary, a summary)")
+    sweep.add_argument("--chart", metavar="PATH", help="also draw the sweep: .svg or .png (one axis: cost per GPU along it; "
+                       "two axes: the decision map)")
+    sweep.add_argument("--audit", action="store_true", help="record every point's decision in the audit store (off by default)")
+    _audit_options(sweep, recording=False)
+    sweep.set_defaults(handler=commands.sweep)
+
+    chart = sub.add_parser(
+        "chart", help="draw a chart of a scenario's decision (SVG or PNG)",
+        description="Decide the first scenario of a file (as `advisor run` does; not recorded) and draw one chart: cost "
+        "(per million tokens against utilization, a line per GPU, the break-evens with the chosen GPU marked), plans "
+        "(the monthly cost of each GPU's plan, the chosen one marked), latency (TPOT and TTFT against throughput per GPU "
+        "as concurrency grows, the Pareto front and the targets), or map (the verdict over two axes, regions labelled, "
+        "the scenario's own point marked; the axes are --vary's, by default the A100 fleet's utilization, or the A100 "
+        "price, against the H100 price). Needs the charts extra: pip install 'advisor[charts]'.",
+    )
+    chart.add_argument("kind", choices=("cost", "plans", "latency", "map"), help="which chart")
+    _first_scenario(chart)
+    chart.add_argument("-o", "--output", required=True, metavar="PATH", help="the image to write: .svg or .png")
+    chart.add_argument("--vary", action="append", default=[], metavar="AXIS=VALUES", help="map only: an axis, as `advisor sweep` takes it (twice)")
+    chart.add_argument("--size", type=chart_size, default=(960, 600), metavar="WxH",
+                       help="pixels of a PNG, or of an SVG at 100 per inch (default: 960x600)")
+    _rules_option(chart)
+    chart.set_defaults(handler=commands.chart)
+
+    report = sub.add_parser(
+        "report", help="a decision report to pass on: one self-contained HTML page, or Markdown",
+        description="Decide the first scenario of a file as `advisor run` does, record it in the audit store, and write a "
+        "report for people who will not run the CLI: the verdict, whether the seed's general answer holds, every GPU's "
+        "plan, the charts (plans, cost against utilization, latency against throughput, the decision map), the findings, "
+        "every assumption and default, the sources of prices and figures with their dates, the rules revision, the "
+        "decision id and how to reproduce it. HTML: one file, styles and charts inline, no script, nothing loaded from "
+        "the network, prints to PDF. Markdown (for wikis and pull requests): its charts as SVG files beside it.",
+    )
+    _first_scenario(report)
+    report.add_argument("-o", "--output", metavar="FILE", help="where to write it (default: standard output)")
+    report.add_argument("--format", choices=("html", "markdown"), help="html, or markdown (default: markdown for a .md FILE, else html)")
+    report.add_argument("--no-charts", action="store_true", help="without charts (they need the charts extra)")
+    _rules_option(report)
+    _audit_options(report, recording=True)
+    report.set_defaults(handler=commands.report)
 
     ask = sub.add_parser(
         "ask", help="guided session: answer questions, get a recommendation",

@@ -6,8 +6,10 @@ caller's ``prepare`` function, so that parallel workers do that work too.
 
 from __future__ import annotations
 
+import itertools
 import os
 import stat
+from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Iterator, Optional, Union
 
@@ -98,13 +100,17 @@ def run_one(advisor: Advisor, item: Union[str, Failure]) -> Iterator[Result]:
         yield Failure(display_path(item), None, str(exc))
         return
     for loaded in scenario_files.stream(source, raw):
-        if loaded.error:
-            yield Failure(source, loaded.name, loaded.error)
-            continue
-        try:
-            yield advisor.decide(loaded.scenario, source, loaded.raw)
-        except AdvisorError as exc:
-            yield Failure(source, loaded.name, loaded.problem(exc))
+        yield decide_loaded(advisor, loaded)
+
+
+def decide_loaded(advisor: Advisor, loaded: scenario_files.Loaded) -> Result:
+    """A scenario as read (or the error that stopped it) decided, or why it could not be."""
+    if loaded.error:
+        return Failure(loaded.source, loaded.name, loaded.error)
+    try:
+        return advisor.decide(loaded.scenario, loaded.source, loaded.raw)
+    except AdvisorError as exc:
+        return Failure(loaded.source, loaded.name, loaded.problem(exc))
 
 
 def prepare_file(advisor: Advisor, item: Union[str, Failure], prepare: Prepare) -> Iterator:
@@ -133,15 +139,32 @@ def run_parallel(rules_dir: Optional[str], items: list, jobs: int, prepare: Prep
     and prepared there, or a ``Failure``. ``prepare`` must be a module-level function.
 
     A file is the unit of work: a batch spread over several files uses every worker."""
+    return in_workers(_decide_file, items, jobs, _start_worker, (rules_dir, prepare))
+
+
+def in_workers(work: Callable, items: list, jobs: int, initializer: Callable, initargs: tuple) -> Iterator:
+    """``work(item)`` for every item, in ``jobs`` worker processes started by ``initializer(*initargs)``,
+    the results in the order of the items. At most two items a worker are under way at once, so
+    results that the caller has not yet taken do not pile up in memory."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(rules_dir, prepare)) as pool:
-        try:
-            yield from pool.map(_decide_file, items)
-        except BrokenProcessPool:  # a worker died (killed, or a crash in the C engine)
-            raise AdvisorError("a worker process died; the decisions printed before this line are complete",
-                               "rerun with --jobs 1 to find the scenario at fault") from None
+    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=initializer, initargs=initargs)
+    pending: deque = deque()
+    queue = iter(items)
+    try:
+        for item in itertools.islice(queue, 2 * jobs):
+            pending.append(pool.submit(work, item))
+        while pending:
+            result = pending.popleft().result()
+            for item in itertools.islice(queue, 1):
+                pending.append(pool.submit(work, item))
+            yield result
+    except BrokenProcessPool:  # a worker died (killed, or a crash in the C engine)
+        raise AdvisorError("a worker process died; the decisions printed before this line are complete",
+                           "rerun with --jobs 1 to find the scenario at fault") from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

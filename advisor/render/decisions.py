@@ -62,9 +62,18 @@ def decision_block(d, palette=PLAIN, short_revision: int = 12, width: Optional[i
     return "\n".join(lines)
 
 
+PLAN_HEADERS = ["", "GPU", "precision", "GPUs x replicas", "$ a month", "$/M tokens", "TPOT ms", "TTFT ms", ""]
+
+
 def plans_table(d, width: Optional[int] = None) -> str:
     """The plans behind a decision: every GPU with a plan (the seed's pair always), the verdict's
     marked, each other with why it lost."""
+    headers = [*PLAN_HEADERS[:3], "GPUs", *PLAN_HEADERS[4:]]  # "4 x 1" under a short header: the terminal is narrow
+    return table(headers, plan_rows(d), right=range(3, 8), width=width, optional=(7, 6, 2, 5))  # the width decides
+
+
+def plan_rows(d) -> list[list]:
+    """The rows of ``plans_table`` (the report shows them too), under ``PLAN_HEADERS``."""
     chosen = set(d.verdict.gpu.split("+")) if d.verdict else set()
     base = min((p["monthly_cost_usd"] for gpu, p in d.plans.items() if gpu in chosen and p.get("feasible")), default=None)
     order = sorted(d.plans.items(), key=lambda gp: (not gp[1].get("feasible"), gp[1].get("monthly_cost_usd", 0)))
@@ -86,8 +95,7 @@ def plans_table(d, width: Optional[int] = None) -> str:
         rows.append(["*" if gpu in chosen else "", gpu, p["precision"], f"{p['gpus_per_replica']} x {p['replicas']}",
                      money(p["monthly_cost_usd"], 0), money(p["usd_per_million_tokens"], 3), number(p["tpot_ms"], 1),
                      number(p["ttft_ms"], 0), why])
-    headers = ["", "GPU", "precision", "GPUs", "$ a month", "$/M tokens", "TPOT ms", "TTFT ms", ""]
-    return table(headers, rows, right=range(3, 8), width=width, optional=(7, 6, 2, 5))  # the terminal's width decides
+    return rows
 
 
 def decision_piece(d, fmt: str, palette=PLAIN, width: Optional[int] = None) -> str:

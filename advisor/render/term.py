@@ -52,14 +52,17 @@ PLAIN = Palette(False)
 
 
 class Progress:
-    """``Progress(stderr, total_files)``; ``step(files_done, decided)`` redraws at most 10 times a second.
-    ``data`` is where the decisions go (stdout); ``clock`` (seconds) is for tests."""
+    """``Progress(stderr, total)``; ``step(done, decided, invalid)`` redraws at most 10 times a second.
+    ``unit`` is what ``total`` counts: the files of a batch (each may hold many decisions), or the
+    points of a sweep (one decision each). ``data`` is where the decisions go (stdout); ``clock``
+    (seconds) is for tests."""
 
     DELAY_S = 1.0
 
-    def __init__(self, stream: TextIO, total_files: int, clock=time.monotonic, data: Optional[TextIO] = None):
+    def __init__(self, stream: TextIO, total: int, clock=time.monotonic, data: Optional[TextIO] = None, unit: str = "files"):
         self.stream = stream
-        self.total = total_files
+        self.total = total
+        self.unit = unit
         data = sys.stdout if data is None else data
         self.enabled = _isatty(stream) and not _isatty(data) and not dumb_terminal()
         self.clock = clock
@@ -67,7 +70,7 @@ class Progress:
         self.drawn_at = float("-inf")
         self.shown = False
 
-    def step(self, files_done: int, decided: int, invalid: int) -> None:
+    def step(self, done: int, decided: int, invalid: int) -> None:
         if not self.enabled:
             return
         now = self.clock()
@@ -75,9 +78,9 @@ class Progress:
             return
         self.drawn_at, self.shown = now, True
         width = 24
-        filled = int(width * files_done / self.total) if self.total else width
+        filled = int(width * done / self.total) if self.total else width
         rate = decided / (now - self.started)
-        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {files_done}/{self.total} files · "
+        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{self.total:,} {self.unit} · "
                           f"{decided:,} decided · {invalid:,} invalid · {rate:,.0f}/s\x1b[K")
         self.stream.flush()
 

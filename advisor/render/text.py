@@ -92,3 +92,23 @@ def number(value: Optional[float], places: int = 1, unit: str = "") -> str:
 
 def percent(value: Optional[float]) -> str:
     return "-" if value is None else f"{value * 100:.0f}%"
+
+
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+def bars(title: str, items: list, width: Optional[int] = None, unicode: bool = True) -> str:
+    """A compact bar chart in text: ``items`` are (label, value or None, marked, value text); each
+    bar as long as its value against the largest, the marked ones starred. Fits ``width``."""
+    shown = [(safe(label), value, marked, safe(text)) for label, value, marked, text in items]
+    top = max((v for _, v, _, _ in shown if v), default=0.0)
+    label_width = max((len(label) for label, *_ in shown), default=0)
+    text_width = max((len(text) for *_, text in shown), default=0)
+    room = max(10, min(40, (width or 80) - label_width - text_width - 8))
+    lines = [title]
+    for label, value, marked, text in shown:
+        length = room * value / top if value and top else 0.0
+        full, part = int(length), int((length - int(length)) * 8)
+        bar = ("█" * full + (_EIGHTHS[part].strip() if part else "")) if unicode else "#" * round(length)
+        lines.append(f"  {'*' if marked else ' '} {label.ljust(label_width)}  {bar.ljust(room)}  {text}".rstrip())
+    return "\n".join(lines)
