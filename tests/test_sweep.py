@@ -126,8 +126,9 @@ def test_csv_has_a_row_per_point_and_jobs_do_not_change_it(pair):
 def test_the_audit_is_off_by_default_and_on_with_a_flag(pair, tmp_path):
     store = tmp_path / "audit.sqlite3"
     args = ("sweep", str(pair), "--vary", "utilization=0.5,0.8", "--format", "jsonl", "--audit-db", str(store))
-    run_cli(*args)
-    assert not store.exists()
+    for off in ((), ("--no-audit",)):  # --no-audit, as `advisor run` takes it, says the default
+        unrecorded = [p["decision_id"] for p in _jsonl(run_cli(*args, *off)) if p["kind"] == "point"]
+        assert not store.exists() and unrecorded == [None, None]  # no id that nothing holds
     ids = [p["decision_id"] for p in _jsonl(run_cli(*args, "--audit")) if p["kind"] == "point"]
     listed = json.loads(run_cli("audit", "list", "--audit-db", str(store), "--format", "json").stdout)
     assert sorted(r["decision_id"] for r in listed["decisions"]) == sorted(ids)

@@ -331,7 +331,7 @@ def prepare_point(index: int, decision, lines, record: bool) -> PreparedPoint:
     from ..audit.store import rows_of
     from ..decide.sweep import point_of
 
-    point = point_of(decision, index)
+    point = point_of(decision, index, recorded=record)
     rows = rows_of(decision) if record else (decision.decision_id, None, None, decision.scenario, decision.source)
     return PreparedPoint(lines.point(point, lines.grid.values_at(index)), rows, point)
 

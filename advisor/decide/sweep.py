@@ -377,7 +377,7 @@ class Point:
     overturned_by: Optional[str]
     costs: tuple  # ((gpu, USD a month, USD per million tokens), ...) of every GPU with a plan, catalog order
     pair: Optional[PairFigures]
-    decision_id: str
+    decision_id: Optional[str]  # only of a recorded decision: an id nothing holds would be a false lead
 
     @property
     def key(self) -> tuple:
@@ -395,11 +395,12 @@ class Point:
         return next((c[2] for c in self.costs if c[0] == first), None)
 
 
-def point_of(decision: Decision, index: int) -> Point:
+def point_of(decision: Decision, index: int, recorded: bool = False) -> Point:
     v = decision.verdict
     costs = tuple((gpu, p["monthly_cost_usd"], p["usd_per_million_tokens"]) for gpu, p in decision.plans.items() if p.get("feasible"))
     return Point(index, v.id if v else "", v.gpu if v else "", v.text if v else "", v.rule if v else "", bool(v and v.holds),
-                 v.overturned_by if v else None, costs, pair_figures(decision.plans), decision.decision_id)
+                 v.overturned_by if v else None, costs, pair_figures(decision.plans),
+                 decision.decision_id if recorded else None)
 
 
 # --- deciding: in this process, or in workers ---------------------------------------------------------
