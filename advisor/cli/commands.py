@@ -80,7 +80,8 @@ def compare(args) -> int:
         }
         print(tables.compare_json(rows, described, args.baseline))
     else:
-        print(tables.compare_table(rows, _workload_line(workload, args.batch is not None), args.baseline))
+        survey = catalog.survey_priced(dict(args.price))
+        print(tables.compare_table(rows, _workload_line(workload, args.batch is not None), args.baseline, survey))
         items = [(r.gpu, r.estimate.cost_per_million_tokens, r.chosen, money(r.estimate.cost_per_million_tokens))
                  for r in rows if r.eligible]
         print("\n" + bars("cost per million tokens (* the cheapest)", items, term.width(sys.stdout), _unicode_out()))
@@ -149,7 +150,7 @@ def plan(args) -> int:
     if args.format == "json":
         print(render_plans.plans_json(plans, request))
         return 0
-    print(render_plans.plans_table(plans, request, args.all))
+    print(render_plans.plans_table(plans, request, args.all, catalog.survey_priced(dict(request.prices))))
     ranked = sorted((g for g in plans.values() if g.plan), key=lambda g: g.plan.monthly_cost_usd)
     items = [(g.gpu, g.plan.monthly_cost_usd, i == 0, money(g.plan.monthly_cost_usd, 0)) for i, g in enumerate(ranked)]
     if items:
