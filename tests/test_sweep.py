@@ -8,6 +8,7 @@ import io
 import json
 
 import pytest
+from advisor.decide.axes import parse_axis
 from advisor.decide import sweep as sweeps
 from advisor.yamlio import dump
 from conftest import FLEET_PAIR as PAIR
@@ -47,7 +48,7 @@ def _jsonl(proc) -> list[dict]:
     ("spot_price.h100-80gb=1..2/0.5", "spot_price.h100-80gb", ("spot_prices", "h100-80gb"), (1.0, 1.5, 2.0)),
 ])
 def test_an_axis_reads_lists_ranges_and_amounts_as_scenario_files_do(spec, name, path, values):
-    axis = sweeps.parse_axis(spec)
+    axis = parse_axis(spec)
     assert (axis.name, axis.path, axis.values) == (name, path, values)
     assert all(type(v) is type(values[0]) for v in axis.values)  # whole-number fields get ints, as the strict model wants
 
@@ -72,14 +73,14 @@ def test_a_bad_axis_is_one_sentence_naming_it_exit_2(pair, spec, message):
 
 
 def test_a_grid_numbers_its_points_first_axis_slowest():
-    grid = sweeps.Grid((sweeps.parse_axis("utilization=0.3,0.5,0.7"), sweeps.parse_axis("price.h100-80gb=2,3")))
+    grid = sweeps.Grid((parse_axis("utilization=0.3,0.5,0.7"), parse_axis("price.h100-80gb=2,3")))
     assert grid.size == 6 and grid.strides == (2, 1)
     assert [grid.values_at(i) for i in range(6)] == [(0.3, 2.0), (0.3, 3.0), (0.5, 2.0), (0.5, 3.0), (0.7, 2.0), (0.7, 3.0)]
 
 
 def test_the_same_field_twice_is_refused():
     with pytest.raises(Exception, match="varied twice"):
-        sweeps.Grid((sweeps.parse_axis("utilization=0.3,0.5"), sweeps.parse_axis("context.utilization=0.6,0.7")))
+        sweeps.Grid((parse_axis("utilization=0.3,0.5"), parse_axis("context.utilization=0.6,0.7")))
 
 
 # --- the same path as `advisor run` --------------------------------------------------------------
@@ -92,7 +93,7 @@ def _comparable(decision: dict) -> dict:
 def test_sampled_points_decide_exactly_as_run_decides_them_written_as_files(pair, tmp_path, advisor):
     """Every fourth point of a two-axis sweep, written as a scenario file and decided by `advisor run`,
     is the same decision as the sweep's (the rules fired, the facts, the plans, the verdict; all but the id)."""
-    axes = [sweeps.parse_axis("utilization=0.5..0.9/0.1"), sweeps.parse_axis("price.h100-80gb=2..4/0.5")]
+    axes = [parse_axis("utilization=0.5..0.9/0.1"), parse_axis("price.h100-80gb=2..4/0.5")]
     spec = sweeps.read(str(pair), axes, advisor.catalog)
     sample = range(0, spec.grid.size, 4)
     for i in sample:
@@ -209,7 +210,7 @@ def test_the_utilization_boundary_is_the_seeds_70_percent_floor(pair):
 
 
 def test_the_finder_keeps_only_the_slice_of_the_grid_a_neighbour_lies_in():
-    grid = sweeps.Grid((sweeps.parse_axis("utilization=0.1..1/0.1"), sweeps.parse_axis("price.h100-80gb=1..2/0.1")))
+    grid = sweeps.Grid((parse_axis("utilization=0.1..1/0.1"), parse_axis("price.h100-80gb=1..2/0.1")))
     finder = sweeps.BoundaryFinder(grid)
     point = lambda i, verdict: sweeps.Point(i, verdict, "a100-80gb", "", "", True, None, (), None, "")  # noqa: E731
     found = []

@@ -346,13 +346,14 @@ def sweep(args) -> int:
     import functools
 
     from ..decide import sweep as sweeps
+    from ..decide.axes import parse_axis
     from ..decide.decision import Advisor
     from ..render import term
     from ..render.sweeps import summary_json, summary_text
     from .recording import BatchOutput, Stopped, message, open_writer, signals_held, stop_on_signals
 
     advisor = Advisor(args.rules)
-    spec = sweeps.read(args.scenario, [sweeps.parse_axis(text) for text in args.vary], advisor.catalog)
+    spec = sweeps.read(args.scenario, [parse_axis(text) for text in args.vary], advisor.catalog)
     chart = _sweep_chart(args, spec, advisor)  # a chart that cannot be drawn stops the sweep before it starts
     lines = _sweep_lines(spec, args.format, advisor)
     prepare = functools.partial(prepare_point, lines=lines, record=args.audit)
@@ -542,6 +543,7 @@ def chart(args) -> int:
     """One chart of a scenario's decision (decided again here, not recorded), or its decision map."""
     from ..decide import curves
     from ..decide import sweep as sweeps
+    from ..decide.axes import parse_axis
     from ..decide.decision import Advisor
     from ..render import charts
     from ..scenario.files import first_scenario
@@ -552,7 +554,7 @@ def chart(args) -> int:
     advisor = Advisor(args.rules)
     loaded = first_scenario(args.scenario, advisor.catalog)
     if args.kind == "map":
-        data = sweeps.map_for(advisor, loaded, [sweeps.parse_axis(text) for text in args.vary])
+        data = sweeps.map_for(advisor, loaded, [parse_axis(text) for text in args.vary])
     elif args.vary:
         raise UsageError("--vary draws a decision map: advisor chart map SCENARIO --vary X=... --vary Y=...")
     else:
