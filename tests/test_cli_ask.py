@@ -9,6 +9,7 @@ import io
 import json
 import os
 import re
+import signal
 import time
 
 import pexpect
@@ -122,6 +123,19 @@ def test_ctrl_c_exits_130_with_one_line_and_saves_nothing(tmp_path):
     tail = transcript(child).strip().splitlines()[-1]
     assert tail.endswith("advisor: interrupted") and "Traceback" not in transcript(child)  # (the tty echoes ^C)
     assert not (tmp_path / "mine.yaml").exists() and [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_sigint_signal_while_a_question_reads_keys_exits_130(tmp_path):
+    # kill -INT, or a Ctrl-C that lands before the terminal is in raw mode: prompt_toolkit turns the
+    # signal into a <sigint> key, which questionary's prompts ignored (the session waited forever)
+    child = spawn("--save", "mine.yaml", tmp_path=tmp_path)
+    assert next_question(child) == QUESTIONS[0].name  # drawn: the terminal is in raw mode
+    child.kill(signal.SIGINT)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130 and "Traceback" not in transcript(child)
+    assert transcript(child).strip().splitlines()[-1].endswith("advisor: interrupted")
+    assert not (tmp_path / "mine.yaml").exists()
 
 
 def test_ctrl_c_before_the_first_question_also_exits_130(tmp_path):
