@@ -130,26 +130,39 @@ class QuestionaryPrompts:
 
 
 def _asked(question, back_key: Optional[str] = None):
-    """The question's answer. A SIGINT ends it as Ctrl-C does: prompt_toolkit turns the signal
-    into a ``<sigint>`` key that questionary's prompts ignore, so one sent before the terminal
-    is in raw mode (or by ``kill -INT``) would leave the session waiting. ``back_key`` ends the
-    question with BACK (prompt_toolkit runs the most specific binding)."""
-    from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
-    from prompt_toolkit.keys import Keys
-
-    bindings = KeyBindings()
-
-    @bindings.add(Keys.SIGINT, eager=True)
-    def _interrupted(event):
-        event.app.exit(exception=KeyboardInterrupt, style="class:aborting")
-
+    """The question's answer; ``back_key`` ends it with BACK (prompt_toolkit runs the most
+    specific binding). prompt_toolkit's own SIGINT handling is off: ``_interrupts`` raises."""
     if back_key:
+        from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
+
+        bindings = KeyBindings()
+
         @bindings.add(back_key, eager=True)
         def _back(event):
             event.app.exit(result=BACK)
 
-    question.application.key_bindings = merge_key_bindings([question.application.key_bindings, bindings])
-    return question.unsafe_ask()
+        question.application.key_bindings = merge_key_bindings([question.application.key_bindings, bindings])
+    return question.application.run(handle_sigint=False)
+
+
+@contextmanager
+def _interrupts():
+    """SIGINT raises KeyboardInterrupt wherever the session is, for as long as it lasts. Left to
+    them, asyncio (``asyncio.run`` cancels its task on a first SIGINT, which prompt_toolkit may
+    absorb) and prompt_toolkit (which turns the signal into a ``<sigint>`` key that questionary's
+    prompts ignore) lost a Ctrl-C sent while a question was starting, or a ``kill -INT``: the
+    session waited for ever. A handler that is not ``signal.default_int_handler`` keeps asyncio's
+    away; in raw mode Ctrl-C is a key, which questionary ends the question with."""
+    import signal
+
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class PlainPrompts:
@@ -328,7 +341,7 @@ def _prompting(screen):
     from prompt_toolkit.application import create_app_session
     from prompt_toolkit.output import create_output
 
-    with create_app_session(output=create_output(stdout=screen)):
+    with create_app_session(output=create_output(stdout=screen)), _interrupts():
         import questionary
 
         yield (QuestionaryPrompts(), lambda text: questionary.print(printable(text), style="fg:ansicyan"),
