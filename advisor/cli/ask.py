@@ -131,7 +131,7 @@ class QuestionaryPrompts:
 
 def _asked(question, back_key: Optional[str] = None):
     """The question's answer; ``back_key`` ends it with BACK (prompt_toolkit runs the most
-    specific binding). prompt_toolkit's own SIGINT handling is off: ``_interrupts`` raises."""
+    specific binding). prompt_toolkit's own SIGINT handling is off: ``_interrupts`` handles it."""
     if back_key:
         from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
 
@@ -142,21 +142,56 @@ def _asked(question, back_key: Optional[str] = None):
             event.app.exit(result=BACK)
 
         question.application.key_bindings = merge_key_bindings([question.application.key_bindings, bindings])
-    return question.application.run(handle_sigint=False)
+    app = question.application
+    _SIGINT.asking = True
+    try:
+        answer = app.run(handle_sigint=False, pre_run=lambda: _SIGINT.received and _end(app))
+    finally:
+        _SIGINT.asking = False
+    if _SIGINT.received:  # the question ended with an answer as the signal came: the session ends all the same
+        raise KeyboardInterrupt
+    return answer
+
+
+class _SigintState:
+    """Whether a question is being asked (from before its application starts until after it
+    ends), and whether a SIGINT came meanwhile."""
+
+    asking = False
+    received = False
+
+
+_SIGINT = _SigintState()
+
+
+def _end(app) -> None:
+    """End a question's application as its Ctrl-C key does."""
+    if app.future is not None and not app.future.done():
+        app.exit(exception=KeyboardInterrupt, style="class:aborting")
 
 
 @contextmanager
 def _interrupts():
-    """SIGINT raises KeyboardInterrupt wherever the session is, for as long as it lasts. Left to
-    them, asyncio (``asyncio.run`` cancels its task on a first SIGINT, which prompt_toolkit may
-    absorb) and prompt_toolkit (which turns the signal into a ``<sigint>`` key that questionary's
-    prompts ignore) lost a Ctrl-C sent while a question was starting, or a ``kill -INT``: the
-    session waited for ever. A handler that is not ``signal.default_int_handler`` keeps asyncio's
-    away; in raw mode Ctrl-C is a key, which questionary ends the question with."""
+    """SIGINT ends the session wherever it is, for as long as it lasts. Left to them, asyncio
+    (``asyncio.run`` cancels its task on a first SIGINT, which prompt_toolkit may absorb) and
+    prompt_toolkit (which turns the signal into a ``<sigint>`` key that questionary's prompts
+    ignore) lost a Ctrl-C sent while a question was starting, or a ``kill -INT``: the session
+    waited for ever. While a question is asked, the signal is noted and its application ended
+    from its event loop, or as it starts (``pre_run``), or ``_asked`` raises once it is over:
+    raising inside the loop, or before it runs, would leave its tasks or its coroutine pending.
+    Otherwise the signal raises KeyboardInterrupt. A handler that is not
+    ``signal.default_int_handler`` keeps asyncio's away."""
     import signal
 
+    from prompt_toolkit.application.current import get_app_or_none
+
     def interrupted(signum, frame):
-        raise KeyboardInterrupt
+        if not _SIGINT.asking:
+            raise KeyboardInterrupt
+        _SIGINT.received = True
+        app = get_app_or_none()
+        if app is not None and app.loop is not None:
+            app.loop.call_soon_threadsafe(_end, app)
 
     previous = signal.signal(signal.SIGINT, interrupted)
     try:
