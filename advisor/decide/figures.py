@@ -10,6 +10,7 @@ figures with each other: a rule compares a fact with a named threshold, never tw
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
@@ -212,11 +213,19 @@ def _standing_caveats(scenario: Scenario, catalog: Catalog, plans: dict) -> dict
 
 
 def _plan_values(prefix: str, plan: Optional[Plan]) -> dict:
+    names, feasible = _plan_fact_names(prefix)
     if plan is None:
-        return {f"{prefix}.feasible": False}
-    body = {f"{prefix}.{name}": getattr(plan, name) for name, _, _ in PLAN_FIGURES if name != "feasible"}
-    body[f"{prefix}.feasible"] = True
+        return {feasible: False}
+    body = {fact: getattr(plan, name) for fact, name in names}
+    body[feasible] = True
     return body
+
+
+@functools.lru_cache(maxsize=64)
+def _plan_fact_names(prefix: str) -> tuple:
+    """((fact name, Plan field), ...) and the feasible fact's name under ``prefix``: made once, so
+    that the plans kept by the planner's cache share their names."""
+    return tuple((f"{prefix}.{name}", name) for name, _, _ in PLAN_FIGURES if name != "feasible"), f"{prefix}.feasible"
 
 
 def _cheapest(plans, keep) -> Optional[GpuPlan]:

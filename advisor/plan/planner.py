@@ -131,7 +131,7 @@ class Planner:
     order, so a cached plan is the plan."""
 
     catalog: Catalog
-    cache_size: int = 4096
+    cache_size: int = 1024  # requests' plans kept (each with what callers keep beside it, ~90 KB)
     _cache: dict = field(default_factory=dict, repr=False)
     _sized: dict = field(default_factory=dict, repr=False)
     _replicas: dict = field(default_factory=dict, repr=False)
@@ -140,7 +140,7 @@ class Planner:
         """Every catalog GPU's plan (or why none), in catalog order."""
         cached = self._cache.get(request)
         if cached is None:
-            sized = _remembered(self._sized, replace(request, prices=()) if request.prices else request, self.cache_size,
+            sized = _remembered(self._sized, replace(request, prices=()) if request.prices else request, 4 * self.cache_size,
                                 lambda: {gpu_id: _size_gpu(self.catalog.efficiency, gpu, request, self._replica)
                                          for gpu_id, gpu in self.catalog.gpus.items()})
             cached = _remembered(self._cache, request, self.cache_size,
@@ -150,7 +150,7 @@ class Planner:
 
     def _replica(self, eff: Efficiency, gpu: Gpu, precision: str, tp: int, request: PlanRequest):
         key = (gpu.id, precision, tp, request.model, request.prompt_tokens, request.output_tokens, request.targets, request.kv_precision)
-        return _remembered(self._replicas, key, self.cache_size * 16, lambda: _at_most(eff, gpu, precision, tp, request))
+        return _remembered(self._replicas, key, 64 * self.cache_size, lambda: _at_most(eff, gpu, precision, tp, request))
 
 
 def _remembered(cache: dict, key, size: int, compute):
