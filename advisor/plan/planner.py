@@ -131,7 +131,7 @@ class Planner:
     order, so a cached plan is the plan."""
 
     catalog: Catalog
-    cache_size: int = 1024  # requests' plans kept (each with what callers keep beside it, ~90 KB)
+    cache_size: int = 512  # requests' plans kept (each ~70 KB with what callers keep beside it)
     _cache: dict = field(default_factory=dict, repr=False)
     _sized: dict = field(default_factory=dict, repr=False)
     _replicas: dict = field(default_factory=dict, repr=False)
