@@ -20,6 +20,7 @@ objects. On top of PyYAML:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -404,22 +405,28 @@ def _checked(text: str | bytes) -> bytes:
     return raw
 
 
-def _check_syntax(raw: bytes) -> None:
-    """Read the whole text once without building anything (in C with libyaml): a syntax error
-    anywhere refuses the file before any of it is used."""
-    loader = _StrictLoader(raw)
+@contextlib.contextmanager
+def _reading(loader: _StrictLoader, raw: bytes) -> Iterator[_StrictLoader]:
+    """The loader, disposed of at the end; PyYAML's errors become one YamlError (file:line when marked)."""
     try:
-        if hasattr(loader, "raw_parse"):
-            loader.raw_parse()
-        else:
-            while loader.check_event():
-                loader.get_event()
+        yield loader
     except yaml.MarkedYAMLError as exc:
         raise _marked(exc, raw) from None
     except yaml.YAMLError as exc:
         raise YamlError(_clip(str(exc).splitlines()[0] if str(exc) else "invalid YAML")) from None
     finally:
         loader.dispose()
+
+
+def _check_syntax(raw: bytes) -> None:
+    """Read the whole text once without building anything (in C with libyaml): a syntax error
+    anywhere refuses the file before any of it is used."""
+    with _reading(_StrictLoader(raw), raw) as loader:
+        if hasattr(loader, "raw_parse"):
+            loader.raw_parse()
+        else:
+            while loader.check_event():
+                loader.get_event()
 
 
 def _construct(loader: _StrictLoader, node, prefix: DataPath, want_lines: bool, depth0: int, aliased: bool) -> Document:
@@ -472,8 +479,7 @@ def load(text: str | bytes, *, want_lines: bool = False, keep_duplicates: bool =
 
 
 def _load_checked(raw: bytes, want_lines: bool, keep_duplicates: bool) -> Document:
-    loader = _StrictLoader(raw, keep_duplicates)
-    try:
+    with _reading(_StrictLoader(raw, keep_duplicates), raw) as loader:
         loader.get_event()  # StreamStartEvent
         if loader.check_event(StreamEndEvent):
             return Document(None)
@@ -482,12 +488,6 @@ def _load_checked(raw: bytes, want_lines: bool, keep_duplicates: bool) -> Docume
         node = composer.node(0)
         _single_document(loader)
         return _construct(loader, node, (), want_lines, 0, composer.aliased)
-    except yaml.MarkedYAMLError as exc:
-        raise _marked(exc, raw) from None
-    except yaml.YAMLError as exc:
-        raise YamlError(_clip(str(exc).splitlines()[0] if str(exc) else "invalid YAML")) from None
-    finally:
-        loader.dispose()
 
 
 # --- a long list, one entry at a time ------------------------------------------------------------------

@@ -61,11 +61,12 @@ def profile(scenario: Path, points: int = 2_000) -> list[tuple[str, float]]:
 
     from advisor.cli.commands import prepare_point
     from advisor.decide import sweep as sweeps
+    from advisor.decide.axes import parse_axis
     from advisor.decide.decision import Advisor
     from advisor.render.sweeps import SweepLines
 
     advisor = Advisor()
-    axes = [sweeps.parse_axis(a) for a in GRIDS[100_000]]
+    axes = [parse_axis(a) for a in GRIDS[100_000]]
     spec = sweeps.read(str(scenario), axes, advisor.catalog)
     lines = SweepLines(spec, "csv", tuple(advisor.catalog.gpus), 16, 20)
     prepare = functools.partial(prepare_point, lines=lines, record=False)

@@ -11,6 +11,7 @@ import struct
 import pytest
 from advisor.catalog.load import load_catalog
 from advisor.decide import curves
+from advisor.decide.axes import parse_axis
 from advisor.decide import sweep as sweeps
 from advisor.decide.facts import build
 from advisor.render import charts
@@ -108,7 +109,7 @@ def test_latency_curves_cross_the_tpot_target_where_the_plan_stops_and_carry_its
 
 def test_the_decision_map_is_runs_verdict_at_every_sampled_point(scenario, tmp_path, advisor):
     loaded = files.first_scenario(str(scenario), advisor.catalog)
-    axes = [sweeps.parse_axis("utilization=0.4..1:4"), sweeps.parse_axis("price.h100-80gb=1.8..3.3:4")]
+    axes = [parse_axis("utilization=0.4..1:4"), parse_axis("price.h100-80gb=1.8..3.3:4")]
     made = sweeps.map_for(advisor, loaded, axes)
     spec = sweeps.of(loaded, axes, advisor.catalog)
     for i in range(0, spec.grid.size, 3):

@@ -9,6 +9,7 @@ import io
 import json
 import os
 import re
+import signal
 import time
 
 import pexpect
@@ -70,11 +71,18 @@ def transcript(child) -> str:
     return plain(child.logfile_read.getvalue())
 
 
+def shown_verdict(shown: str) -> tuple[str, str]:
+    """(text, GPU) of the verdict line: the GPU after "->", or the one the text begins with."""
+    text = re.search(r"Verdict: (.*)", shown).group(1).strip()
+    named = re.fullmatch(r"(.*?)  ->  (\S+)", text)
+    return named.groups() if named else (text, text.split(":")[0])
+
+
 def test_enter_through_the_defaults_gives_a_recommendation(tmp_path):
     child = spawn(tmp_path=tmp_path)
     answer_all_with_enter(child)
     shown = transcript(child)
-    verdict = re.search(r"Verdict: (.*?)  ->  (\S+)", shown).groups()
+    verdict = shown_verdict(shown)
     assert "General answer: H100 - better investment for the future: " in shown
     assert shown.index("Verdict:") < shown.index("Plans (") < shown.index("General answer:") < shown.index("Why")
     child.send("\r")  # do not save
@@ -117,6 +125,19 @@ def test_ctrl_c_exits_130_with_one_line_and_saves_nothing(tmp_path):
     assert not (tmp_path / "mine.yaml").exists() and [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_a_sigint_signal_while_a_question_reads_keys_exits_130(tmp_path):
+    # kill -INT, or a Ctrl-C that lands before the terminal is in raw mode: prompt_toolkit turns the
+    # signal into a <sigint> key, which questionary's prompts ignored (the session waited forever)
+    child = spawn("--save", "mine.yaml", tmp_path=tmp_path)
+    assert next_question(child) == QUESTIONS[0].name  # drawn: the terminal is in raw mode
+    child.kill(signal.SIGINT)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130 and "Traceback" not in transcript(child)
+    assert transcript(child).strip().splitlines()[-1].endswith("advisor: interrupted")
+    assert not (tmp_path / "mine.yaml").exists()
+
+
 def test_ctrl_c_before_the_first_question_also_exits_130(tmp_path):
     # sent as soon as anything is shown, while the session may still be starting: a signal, not a key
     child = spawn("--save", "mine.yaml", tmp_path=tmp_path)
@@ -146,7 +167,7 @@ def test_saved_answers_replay_to_the_same_decision(tmp_path):
     assert child.exitstatus == 0, transcript(child)
     shown = transcript(child)
     assert "advisor: saved mine.yaml; decide it again with: advisor run mine.yaml" in shown
-    verdict = re.search(r"Verdict: (.*?)  ->  (\S+)", shown).groups()
+    verdict = shown_verdict(shown)
     saved = tmp_path / "mine.yaml"
     proc = run_cli("run", str(saved), "--format", "json", "--no-audit")
     (d,) = json.loads(proc.stdout)["decisions"]

@@ -8,6 +8,9 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from advisor.decide.decision import Advisor
 from advisor.scenario.spec import Scenario
 from conftest import REPO, run_cli
@@ -73,7 +76,11 @@ def verdict_is_consistent(d: dict) -> bool:
     if v["id"] == "mix-spot":  # the mix is costed against the cheapest on-demand plan by its own finding
         return "spot-mix-pays" in {f["id"] for f in d["findings"]}
     cost = min(p["monthly_cost_usd"] for p in chosen)
-    firm = [p["monthly_cost_usd"] for gpu, p in d["plans"].items() if p["feasible"] and gpu != "mi300x"]
+    given = d["input"] or {}
+    allowed = (given.get("context") or {}).get("gpus")  # the GPUs the team would buy, when it says
+    priced = given.get("prices") or {}
+    firm = [p["monthly_cost_usd"] for gpu, p in d["plans"].items()
+            if p["feasible"] and (gpu != "mi300x" or gpu in priced) and (allowed is None or gpu in allowed)]
     if v["overturned_by"] in CONSTRAINTS:
         return True
     return cost <= MATERIAL * min(firm) + 0.01
@@ -161,3 +168,54 @@ def test_csv_and_markdown_carry_the_same_verdicts_as_json():
     assert md[0].startswith("| scenario | verdict | GPU |") and set(md[1]) <= set("|-")
     cells = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[1] for line in md[2:]}
     assert cells == {name: text for name, (text, _) in want.items()}
+
+
+# --- the verdict never contradicts the figures beside it, whatever the situation ----------------------
+
+_situations = st.fixed_dictionaries({
+    "starting_fresh": st.booleans(), "can_use_spot": st.booleans(), "using_fp8": st.booleans(),
+    "optimize_for": st.sampled_from([None, "latency", "cost_per_token", "throughput_per_gpu", "availability"]),
+    "stage": st.sampled_from([None, "experimentation", "production"]),
+    "budget": st.one_of(st.none(), st.sampled_from([True, False]), st.integers(1, 500).map(lambda k: k * 1000.0)),
+    "fleet": st.one_of(st.none(), st.tuples(st.integers(20, 100).map(lambda p: p / 100), st.sampled_from([None, 8, 32]))),
+    "wait": st.one_of(st.none(), st.tuples(st.sampled_from([2, 8, 26]), st.sampled_from([None, 4, 12]))),
+    "spot": st.one_of(st.none(), st.tuples(st.integers(20, 95).map(lambda p: p / 100), st.sampled_from([1.5, 2.2, 3.0]))),
+    "gpus": st.sampled_from([None, ["a100-80gb", "h100-80gb"], ["a100-80gb", "h100-80gb", "h200", "mi300x"]]),
+    "prices": st.sampled_from([{}, {"h100-80gb": 2.5, "a100-80gb": 1.5}, {"h100-80gb": 4.5, "a100-80gb": 2.5}]),
+    "workload": st.sampled_from([{"model": "llama-3-70b", "tokens_per_day": 2e9}, {"model": "llama-3-8b", "tokens_per_day": 1e9},
+                                 {"model": "llama-3-70b", "prompt_tokens": 3000, "output_tokens": 300, "tokens_per_day": 5e8},
+                                 {"model": "llama-3.1-70b", "tpot_ms": 30, "ttft_ms": 500}]),
+})
+
+
+def _scenario(s: dict) -> Scenario:
+    ctx = {k: s[k] for k in ("starting_fresh", "can_use_spot", "using_fp8", "optimize_for", "stage") if s[k] is not None}
+    if isinstance(s["budget"], bool):
+        ctx["can_afford_h100"] = s["budget"]
+    elif s["budget"] is not None:
+        ctx["monthly_budget_usd"] = s["budget"]
+    if s["fleet"]:
+        ctx.update(have_a100_fleet=True, utilization=s["fleet"][0], **({"fleet_gpus": s["fleet"][1]} if s["fleet"][1] else {}))
+    if s["wait"]:
+        ctx.update(h100_wait_weeks=s["wait"][0], **({"needed_in_weeks": s["wait"][1]} if s["wait"][1] else {}))
+    data = {"name": "situation", "context": ctx, "workload": dict(s["workload"]), "prices": dict(s["prices"])}
+    if s["spot"] and s["can_use_spot"]:
+        ctx["spot_availability"] = s["spot"][0]
+        data["spot_prices"] = {"h100-80gb": s["spot"][1]}
+    if s["gpus"]:
+        ctx["gpus"] = s["gpus"]
+    return Scenario.model_validate(data)
+
+
+@settings(max_examples=150)
+@given(_situations)
+def test_no_verdict_costs_materially_more_than_a_plan_meeting_the_same_targets_without_a_named_reason(advisor, situation):
+    """The acceptance of issue 12 over generated situations, not only the shipped files: a verdict
+    naming a GPU shows its plan; one that costs more than 1.15x the cheapest firm plan names the
+    constraint that overturned the cheaper one; the general answer holds exactly when nothing
+    overturned it."""
+    d = advisor.decide(_scenario(situation)).to_json()
+    assert verdict_is_consistent(d), (d["verdict"]["id"], d["verdict"]["gpu"], d["verdict"]["overturned_by"])
+    v = d["verdict"]
+    assert (v["general_answer"] == "holds") == (v["overturned_by"] is None)
+    assert all(gpu in d["plans"] for gpu in v["plans"])

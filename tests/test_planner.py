@@ -64,6 +64,19 @@ def test_the_issue_example_on_the_command_line_ranks_every_gpu_with_a_plan():
     assert "cheapest" in text and "a100-80gb" in text and "h100-80gb" in text
 
 
+@pytest.mark.parametrize("command", [("plan", "--tokens-per-day", "2e9"), ("compare",)])
+def test_a_gpu_priced_only_by_a_survey_is_marked_until_the_user_prices_it(command):
+    survey = [g.id for g in CATALOG.gpus.values() if g.price.indicative]
+    assert survey  # the catalog has one (MI300X: no provider's own on-demand page)
+    lines = run_cli(*command, "--model", "llama-3-70b").stdout.splitlines()
+    for gpu in survey:
+        row = next(line for line in lines if gpu in line.split()[:2])  # the table's (the bars follow it)
+        assert row.endswith("(survey price)"), row
+    assert any(line.startswith("priced only by a survey, not a quote: " + ", ".join(survey)) for line in lines)
+    priced = run_cli(*command, "--model", "llama-3-70b", *[a for g in survey for a in ("--price", f"{g}=9")]).stdout
+    assert "survey" not in priced
+
+
 def test_a_gpu_without_fp8_serves_8_bit_as_int8_never_as_fp16():
     r = request(precision="fp8")
     assert served_precisions(CATALOG.gpu("a100-80gb"), r) == ["int8"]

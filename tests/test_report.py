@@ -34,7 +34,8 @@ def test_the_report_has_every_section_a_reader_needs(made):
     page = made["html"].read_text()
     decided = json.loads(run_cli("run", str(made["scenario"]), "--format", "json", "--no-audit").stdout)["decisions"][0]
     verdict = decided["verdict"]
-    assert f"{verdict['text']} &rarr; {verdict['gpu']}" in page
+    shown = verdict["text"] if verdict["text"].startswith(verdict["gpu"]) else f"{verdict['text']} &rarr; {verdict['gpu']}"
+    assert f'<p class="answer">{shown}</p>' in page  # the GPU named once
     assert "The seed's general answer" in page and ('<span class="holds">holds</span>' in page) == (verdict["general_answer"] == "holds")
     for gpu, plan in decided["plans"].items():
         if plan["feasible"]:

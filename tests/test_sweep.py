@@ -8,6 +8,7 @@ import io
 import json
 
 import pytest
+from advisor.decide.axes import parse_axis
 from advisor.decide import sweep as sweeps
 from advisor.yamlio import dump
 from conftest import FLEET_PAIR as PAIR
@@ -47,7 +48,7 @@ def _jsonl(proc) -> list[dict]:
     ("spot_price.h100-80gb=1..2/0.5", "spot_price.h100-80gb", ("spot_prices", "h100-80gb"), (1.0, 1.5, 2.0)),
 ])
 def test_an_axis_reads_lists_ranges_and_amounts_as_scenario_files_do(spec, name, path, values):
-    axis = sweeps.parse_axis(spec)
+    axis = parse_axis(spec)
     assert (axis.name, axis.path, axis.values) == (name, path, values)
     assert all(type(v) is type(values[0]) for v in axis.values)  # whole-number fields get ints, as the strict model wants
 
@@ -72,14 +73,14 @@ def test_a_bad_axis_is_one_sentence_naming_it_exit_2(pair, spec, message):
 
 
 def test_a_grid_numbers_its_points_first_axis_slowest():
-    grid = sweeps.Grid((sweeps.parse_axis("utilization=0.3,0.5,0.7"), sweeps.parse_axis("price.h100-80gb=2,3")))
+    grid = sweeps.Grid((parse_axis("utilization=0.3,0.5,0.7"), parse_axis("price.h100-80gb=2,3")))
     assert grid.size == 6 and grid.strides == (2, 1)
     assert [grid.values_at(i) for i in range(6)] == [(0.3, 2.0), (0.3, 3.0), (0.5, 2.0), (0.5, 3.0), (0.7, 2.0), (0.7, 3.0)]
 
 
 def test_the_same_field_twice_is_refused():
     with pytest.raises(Exception, match="varied twice"):
-        sweeps.Grid((sweeps.parse_axis("utilization=0.3,0.5"), sweeps.parse_axis("context.utilization=0.6,0.7")))
+        sweeps.Grid((parse_axis("utilization=0.3,0.5"), parse_axis("context.utilization=0.6,0.7")))
 
 
 # --- the same path as `advisor run` --------------------------------------------------------------
@@ -92,7 +93,7 @@ def _comparable(decision: dict) -> dict:
 def test_sampled_points_decide_exactly_as_run_decides_them_written_as_files(pair, tmp_path, advisor):
     """Every fourth point of a two-axis sweep, written as a scenario file and decided by `advisor run`,
     is the same decision as the sweep's (the rules fired, the facts, the plans, the verdict; all but the id)."""
-    axes = [sweeps.parse_axis("utilization=0.5..0.9/0.1"), sweeps.parse_axis("price.h100-80gb=2..4/0.5")]
+    axes = [parse_axis("utilization=0.5..0.9/0.1"), parse_axis("price.h100-80gb=2..4/0.5")]
     spec = sweeps.read(str(pair), axes, advisor.catalog)
     sample = range(0, spec.grid.size, 4)
     for i in sample:
@@ -126,8 +127,9 @@ def test_csv_has_a_row_per_point_and_jobs_do_not_change_it(pair):
 def test_the_audit_is_off_by_default_and_on_with_a_flag(pair, tmp_path):
     store = tmp_path / "audit.sqlite3"
     args = ("sweep", str(pair), "--vary", "utilization=0.5,0.8", "--format", "jsonl", "--audit-db", str(store))
-    run_cli(*args)
-    assert not store.exists()
+    for off in ((), ("--no-audit",)):  # --no-audit, as `advisor run` takes it, says the default
+        unrecorded = [p["decision_id"] for p in _jsonl(run_cli(*args, *off)) if p["kind"] == "point"]
+        assert not store.exists() and unrecorded == [None, None]  # no id that nothing holds
     ids = [p["decision_id"] for p in _jsonl(run_cli(*args, "--audit")) if p["kind"] == "point"]
     listed = json.loads(run_cli("audit", "list", "--audit-db", str(store), "--format", "json").stdout)
     assert sorted(r["decision_id"] for r in listed["decisions"]) == sorted(ids)
@@ -208,7 +210,7 @@ def test_the_utilization_boundary_is_the_seeds_70_percent_floor(pair):
 
 
 def test_the_finder_keeps_only_the_slice_of_the_grid_a_neighbour_lies_in():
-    grid = sweeps.Grid((sweeps.parse_axis("utilization=0.1..1/0.1"), sweeps.parse_axis("price.h100-80gb=1..2/0.1")))
+    grid = sweeps.Grid((parse_axis("utilization=0.1..1/0.1"), parse_axis("price.h100-80gb=1..2/0.1")))
     finder = sweeps.BoundaryFinder(grid)
     point = lambda i, verdict: sweeps.Point(i, verdict, "a100-80gb", "", "", True, None, (), None, "")  # noqa: E731
     found = []

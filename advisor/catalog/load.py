@@ -40,6 +40,11 @@ class Catalog:
             raise UsageError(f"unknown model {model_id!r}", _hint(model_id, self.models, "advisor models"))
         return self.models[model_id]
 
+    def survey_priced(self, given=()) -> list[str]:
+        """GPUs priced only by a third-party survey (not a quote) and not by the user: a ranking
+        that puts one first must say so."""
+        return [gpu_id for gpu_id, gpu in self.gpus.items() if gpu.price.indicative and gpu_id not in given]
+
     def seed_pair(self) -> tuple[Gpu, Gpu]:
         return self.gpu(defaults.A100), self.gpu(defaults.H100)
 

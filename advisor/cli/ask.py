@@ -109,9 +109,7 @@ class QuestionaryPrompts:
 
         hint = ("(Y/n, b goes back) " if default else "(y/N, b goes back) ") if back else None
         question = questionary.confirm(printable(message), default=default, instruction=hint)
-        if back:
-            _bind_back(question, "b")
-        answer = question.unsafe_ask()
+        answer = _asked(question, back_key="b" if back else None)
         return answer if answer is BACK else bool(answer)
 
     def select(self, message: str, choices: list, default, back: bool = False):
@@ -121,27 +119,37 @@ class QuestionaryPrompts:
         chosen = next((c for c in options if c.value == default), options[0])
         if back:
             options.append(questionary.Choice(BACK_CHOICE, value=BACK))
-        return questionary.select(printable(message), choices=options, default=chosen).unsafe_ask()
+        return _asked(questionary.select(printable(message), choices=options, default=chosen))
 
     def text(self, message: str, default: str, validate: Callable[[str], object], back: bool = False):
         import questionary
 
         hint = f"({BACK_TEXT} goes back) " if back else None
-        answer = questionary.text(printable(message), default=default, validate=validate, instruction=hint).unsafe_ask()
+        answer = _asked(questionary.text(printable(message), default=default, validate=validate, instruction=hint))
         return BACK if back and answer.strip() == BACK_TEXT else answer
 
 
-def _bind_back(question, key: str) -> None:
-    """``key`` ends the question with BACK (prompt_toolkit runs the most specific binding)."""
+def _asked(question, back_key: Optional[str] = None):
+    """The question's answer. A SIGINT ends it as Ctrl-C does: prompt_toolkit turns the signal
+    into a ``<sigint>`` key that questionary's prompts ignore, so one sent before the terminal
+    is in raw mode (or by ``kill -INT``) would leave the session waiting. ``back_key`` ends the
+    question with BACK (prompt_toolkit runs the most specific binding)."""
     from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
+    from prompt_toolkit.keys import Keys
 
     bindings = KeyBindings()
 
-    @bindings.add(key, eager=True)
-    def _back(event):
-        event.app.exit(result=BACK)
+    @bindings.add(Keys.SIGINT, eager=True)
+    def _interrupted(event):
+        event.app.exit(exception=KeyboardInterrupt, style="class:aborting")
+
+    if back_key:
+        @bindings.add(back_key, eager=True)
+        def _back(event):
+            event.app.exit(result=BACK)
 
     question.application.key_bindings = merge_key_bindings([question.application.key_bindings, bindings])
+    return question.unsafe_ask()
 
 
 class PlainPrompts:

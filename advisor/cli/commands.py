@@ -80,7 +80,8 @@ def compare(args) -> int:
         }
         print(tables.compare_json(rows, described, args.baseline))
     else:
-        print(tables.compare_table(rows, _workload_line(workload, args.batch is not None), args.baseline))
+        survey = catalog.survey_priced(dict(args.price))
+        print(tables.compare_table(rows, _workload_line(workload, args.batch is not None), args.baseline, survey))
         items = [(r.gpu, r.estimate.cost_per_million_tokens, r.chosen, money(r.estimate.cost_per_million_tokens))
                  for r in rows if r.eligible]
         print("\n" + bars("cost per million tokens (* the cheapest)", items, term.width(sys.stdout), _unicode_out()))
@@ -149,7 +150,7 @@ def plan(args) -> int:
     if args.format == "json":
         print(render_plans.plans_json(plans, request))
         return 0
-    print(render_plans.plans_table(plans, request, args.all))
+    print(render_plans.plans_table(plans, request, args.all, catalog.survey_priced(dict(request.prices))))
     ranked = sorted((g for g in plans.values() if g.plan), key=lambda g: g.plan.monthly_cost_usd)
     items = [(g.gpu, g.plan.monthly_cost_usd, i == 0, money(g.plan.monthly_cost_usd, 0)) for i, g in enumerate(ranked)]
     if items:
@@ -331,7 +332,7 @@ def prepare_point(index: int, decision, lines, record: bool) -> PreparedPoint:
     from ..audit.store import rows_of
     from ..decide.sweep import point_of
 
-    point = point_of(decision, index)
+    point = point_of(decision, index, recorded=record)
     rows = rows_of(decision) if record else (decision.decision_id, None, None, decision.scenario, decision.source)
     return PreparedPoint(lines.point(point, lines.grid.values_at(index)), rows, point)
 
@@ -345,13 +346,14 @@ def sweep(args) -> int:
     import functools
 
     from ..decide import sweep as sweeps
+    from ..decide.axes import parse_axis
     from ..decide.decision import Advisor
     from ..render import term
     from ..render.sweeps import summary_json, summary_text
     from .recording import BatchOutput, Stopped, message, open_writer, signals_held, stop_on_signals
 
     advisor = Advisor(args.rules)
-    spec = sweeps.read(args.scenario, [sweeps.parse_axis(text) for text in args.vary], advisor.catalog)
+    spec = sweeps.read(args.scenario, [parse_axis(text) for text in args.vary], advisor.catalog)
     chart = _sweep_chart(args, spec, advisor)  # a chart that cannot be drawn stops the sweep before it starts
     lines = _sweep_lines(spec, args.format, advisor)
     prepare = functools.partial(prepare_point, lines=lines, record=args.audit)
@@ -541,6 +543,7 @@ def chart(args) -> int:
     """One chart of a scenario's decision (decided again here, not recorded), or its decision map."""
     from ..decide import curves
     from ..decide import sweep as sweeps
+    from ..decide.axes import parse_axis
     from ..decide.decision import Advisor
     from ..render import charts
     from ..scenario.files import first_scenario
@@ -551,7 +554,7 @@ def chart(args) -> int:
     advisor = Advisor(args.rules)
     loaded = first_scenario(args.scenario, advisor.catalog)
     if args.kind == "map":
-        data = sweeps.map_for(advisor, loaded, [sweeps.parse_axis(text) for text in args.vary])
+        data = sweeps.map_for(advisor, loaded, [parse_axis(text) for text in args.vary])
     elif args.vary:
         raise UsageError("--vary draws a decision map: advisor chart map SCENARIO --vary X=... --vary Y=...")
     else:

@@ -263,7 +263,9 @@ def _add_deciding_commands(sub) -> None:
                        help="a line per point: table, csv, or jsonl (JSON lines: the sweep, each point, each boundary, a summary)")
     sweep.add_argument("--chart", metavar="PATH", help="also draw the sweep: .svg or .png (one axis: cost per GPU along it; "
                        "two axes: the decision map)")
-    sweep.add_argument("--audit", action="store_true", help="record every point's decision in the audit store (off by default)")
+    recording = sweep.add_mutually_exclusive_group()
+    recording.add_argument("--audit", action="store_true", help="record every point's decision in the audit store (off by default)")
+    recording.add_argument("--no-audit", dest="audit", action="store_false", help="record nothing (the default; as `advisor run` takes it)")
     _audit_options(sweep, recording=False)
     sweep.set_defaults(handler=commands.sweep)
 

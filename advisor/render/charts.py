@@ -235,7 +235,8 @@ def _map(figure, data: curves.DecisionMap, styles: Styles) -> None:
         x, y = (_position(data.x_values, data.marked[0]), _position(data.y_values, data.marked[1]))
         if x is not None and y is not None:
             ax.plot([x], [y], marker="*", markersize=18, color="white", markeredgecolor="black", markeredgewidth=1.5, linestyle="none")
-            ax.annotate("this scenario", (x, y), xytext=(8, 8), textcoords="offset points", fontsize=9, fontweight="bold")
+            ax.annotate("this scenario", (x, y), xytext=(13, 4), textcoords="offset points", fontsize=9, fontweight="bold",
+                        bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})  # clear of the star, legible on hatches
     ax.set_xticks(*_ticks(data.x_texts))
     ax.set_yticks(*_ticks(data.y_texts))
     ax.set_xlim(-0.5, nx - 0.5)

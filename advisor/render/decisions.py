@@ -32,6 +32,12 @@ def _verdict_plan_lines(verdict) -> list[str]:
     return [f"{safe(gpu)}: {plan_line(plan)}" if len(verdict.plans) > 1 else plan_line(plan) for gpu, plan in verdict.plans.items()]
 
 
+def gpu_after(text: str, gpu: str) -> str:
+    """A verdict's GPU when its text does not begin with it ("{best.gpu}: the cheapest ..."
+    does), to show after the text: '' otherwise, so a heading never names the GPU twice."""
+    return "" if text.startswith(gpu) else gpu
+
+
 def decision_block(d, palette=PLAIN, short_revision: int = 12, width: Optional[int] = None) -> str:
     """One decision for people: the verdict with its plan first, then every GPU's plan (the
     verdict's marked, each other with why it lost), the findings, the general answer and the
@@ -39,8 +45,12 @@ def decision_block(d, palette=PLAIN, short_revision: int = 12, width: Optional[i
     from rule files."""
     v, g = d.verdict, d.general_answer
     lines = [palette.bold(safe(d.scenario)) + palette.dim(f"  ({safe(d.source)})")]
-    head = (f"{palette.green(palette.bold(safe(v.text)))}  ->  {palette.bold(safe(v.gpu))}   {palette.dim('[' + safe(v.rule) + ']')}"
-            if v else "(no verdict)")
+    if v:
+        gpu = gpu_after(v.text, v.gpu)
+        head = (palette.green(palette.bold(safe(v.text))) + (f"  ->  {palette.bold(safe(gpu))}" if gpu else "")
+                + f"   {palette.dim('[' + safe(v.rule) + ']')}")
+    else:
+        head = "(no verdict)"
     lines += wrapped("  verdict     ", head, width, LABEL)
     if v:
         for line in _verdict_plan_lines(v):
@@ -185,8 +195,9 @@ def _markdown_row(d) -> str:
 def ask_summary(d, palette=PLAIN, recorded: bool = True, width: Optional[int] = None) -> str:
     """The end of a guided session: the verdict, the plans, the findings, the general answer, the reasons."""
     v, g = d.verdict, d.general_answer
-    lines = wrapped(f"{palette.bold('Verdict:')} ", f"{palette.green(palette.bold(safe(v.text) if v else '(none)'))}  ->  "
-                    f"{palette.bold(safe(v.gpu) if v else '-')}", width, 2)
+    named = gpu_after(v.text, v.gpu) if v else "-"
+    lines = wrapped(f"{palette.bold('Verdict:')} ", palette.green(palette.bold(safe(v.text) if v else "(none)"))
+                    + (f"  ->  {palette.bold(safe(named))}" if named else ""), width, 2)
     if v:
         for line in _verdict_plan_lines(v):
             lines += wrapped("  ", line, width, 2)

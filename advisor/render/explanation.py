@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .decisions import decision_block
+from .decisions import decision_block, gpu_after
 from .term import PLAIN
 from .text import format_value, safe
 
@@ -18,7 +18,7 @@ def explanation_text(expl, palette=PLAIN, recorded: bool = True) -> str:
     general = d.get("general_answer") or {}
     decision = f"decision {safe(d['decision_id'])}" if recorded else "not recorded (explain decides again; `advisor run` records)"
     lines = [palette.bold(safe(d["scenario"])) + palette.dim(f"  ({safe(d['source'])}) · {decision}"),
-             f"verdict: {palette.green(palette.bold(safe(rec.get('text', '(none)'))))} -> {palette.bold(safe(rec.get('gpu', '-')))}  "
+             f"verdict: {palette.green(palette.bold(safe(rec.get('text', '(none)'))))}{_gpu_after(rec, palette)}  "
              + palette.dim(f"[{safe(rec.get('rule', '-'))}]")]
     if general:
         lines.append(f"general answer: {safe(general.get('text'))} [{safe(general.get('rule'))}]: "
@@ -81,5 +81,11 @@ def replay_text(replay, palette=PLAIN) -> str:
         lines.append(f"{palette.yellow('changed')}    {safe(c['what'])}: {safe(format_value(c['before']))} -> {safe(format_value(c['after']))}")
     if r["replayed"] is not None:
         now = r["replayed"]["verdict"]
-        lines.append(f"now        {safe(now.get('text'))} -> {safe(now.get('gpu'))}")
+        lines.append(f"now        {safe(now.get('text'))}{_gpu_after(now)}")
     return "\n".join(lines)
+
+
+def _gpu_after(verdict: dict, palette=PLAIN) -> str:
+    """`` -> GPU`` after a verdict's text, unless the text names it first."""
+    gpu = gpu_after(verdict.get("text") or "", verdict.get("gpu") or "-")
+    return f" -> {palette.bold(safe(gpu))}" if gpu else ""

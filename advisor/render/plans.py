@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from ..defaults import SEED_PAIR
 from ..plan.planner import GpuPlan, ranked
 from ..plan.request import PlanRequest
-from .text import money, number, percent, table, to_json
+from .text import money, number, percent, survey_mark, survey_note, table, to_json
 
 WEIGHT_ONLY = {"int8", "int4"}
 
@@ -24,7 +26,7 @@ def _precision(plan) -> str:
     return f"{plan.precision} (weight-only)" if plan.precision in WEIGHT_ONLY else plan.precision
 
 
-def _rows(order: list[GpuPlan], cheapest) -> list[list]:
+def _rows(order: list[GpuPlan], cheapest, survey: Sequence[str]) -> list[list]:
     rows = []
     for g in order:
         p = g.plan
@@ -37,12 +39,14 @@ def _rows(order: list[GpuPlan], cheapest) -> list[list]:
         rows.append(["*" if chosen else "", g.gpu, _precision(p), f"{p.gpus_per_replica} x {p.replicas} = {p.total_gpus}",
                      f"{p.concurrency:,.0f} / {p.max_concurrency:,}", number(p.tpot_ms, 1), number(p.ttft_ms, 0),
                      f"{percent(p.utilization_avg)} / {percent(p.utilization_peak)}", money(p.monthly_cost_usd, 0),
-                     f"{money(p.usd_per_million_input_tokens, 3)} / {money(p.usd_per_million_output_tokens, 3)}", verdict])
+                     f"{money(p.usd_per_million_input_tokens, 3)} / {money(p.usd_per_million_output_tokens, 3)}",
+                     verdict + survey_mark(g.gpu, survey)])
     return rows
 
 
-def plans_table(plans: dict[str, GpuPlan], request: PlanRequest, show_all: bool = False) -> str:
-    """Every GPU with a plan, cheapest first (marked); the seed's pair always shown; then the rest."""
+def plans_table(plans: dict[str, GpuPlan], request: PlanRequest, show_all: bool = False, survey: Sequence[str] = ()) -> str:
+    """Every GPU with a plan, cheapest first (marked); the seed's pair always shown; then the rest.
+    ``survey``: the GPUs priced only by a survey (marked, and named under the table)."""
     order = ranked(plans)
     feasible = [g for g in order if g.plan]
     shown = order if show_all else feasible + [g for g in order if not g.plan and g.gpu in SEED_PAIR]
@@ -52,8 +56,11 @@ def plans_table(plans: dict[str, GpuPlan], request: PlanRequest, show_all: bool 
     lines = [request_line(request), "ranked by monthly cost; figures at the peak load; concurrency: in flight / most allowed", ""]
     if cheapest is None:
         lines.append("no GPU of the catalog carries this workload within the targets")
-    lines.append(table(headers, _rows(shown, cheapest) if cheapest else [["", g.gpu] + ["-"] * 8 + [g.reason] for g in shown],
+    lines.append(table(headers, _rows(shown, cheapest, survey) if cheapest else [["", g.gpu] + ["-"] * 8 + [g.reason] for g in shown],
                        right=range(3, 10)))
+    marked = survey_note([g.gpu for g in shown if g.plan and g.gpu in survey])
+    if marked:
+        lines.append(marked)
     hidden = len(order) - len(shown)
     if hidden:
         lines.append(f"\n{hidden} more GPU{'s' if hidden > 1 else ''} with no plan: --all shows why")

@@ -19,7 +19,7 @@ from ..catalog.load import Catalog
 from ..errors import printable
 from ..scenario.spec import Scenario
 from ..yamlio import dump
-from .decisions import PLAN_HEADERS, plan_line, plan_rows
+from .decisions import PLAN_HEADERS, gpu_after, plan_line, plan_rows
 
 #: No fetch of any kind; inline styles only; images only as data (there are none: charts are inline SVG).
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
@@ -194,7 +194,8 @@ def to_html(report: Report) -> str:
     parts = [f"<header><h1>GPU decision: {_text(d.scenario)}</h1>", f'<p class="meta">{_meta(report)}</p></header>']
     parts.append('<section class="verdict">')
     if v:
-        parts.append(f'<p class="answer">{_text(v.text)} &rarr; {_text(v.gpu)}</p>')
+        gpu = gpu_after(v.text, v.gpu)
+        parts.append(f'<p class="answer">{_text(v.text)}{" &rarr; " + _text(gpu) if gpu else ""}</p>')
         parts += [f"<p>{_text(gpu + ': ' if len(v.plans) > 1 else '')}{_text(plan_line(plan))}</p>" for gpu, plan in v.plans.items()]
     if g:
         holds = v.holds if v else True
@@ -279,7 +280,8 @@ def to_markdown(report: Report, images: dict) -> str:
     d, v, g = report.decision, report.decision.verdict, report.decision.general_answer
     lines = [f"# GPU decision: {_md(d.scenario)}", "", f"_{_md(_meta_text(report))}_", ""]
     if v:
-        lines += [f"**{_md(v.text)} → {_md(v.gpu)}**", ""] + [f"- {_md(plan_line(plan))}" for plan in v.plans.values()] + [""]
+        gpu = gpu_after(v.text, v.gpu)
+        lines += [f"**{_md(v.text)}{' → ' + _md(gpu) if gpu else ''}**", ""] + [f"- {_md(plan_line(plan))}" for plan in v.plans.values()] + [""]
     if g:
         lines += [f"The seed's general answer, \u201c{_md(g.text)}\u201d ({_md(g.gpu)}): "
                   f"**{_md('holds' if not v or v.holds else v.general_answer)}**", ""]

@@ -4,7 +4,9 @@ Every text cell goes through ``table`` or ``safe``: rule files and the audit sto
 
 from __future__ import annotations
 
-from .text import money, number, percent, safe, table, to_json
+from typing import Sequence
+
+from .text import money, number, percent, safe, survey_mark, survey_note, table, to_json
 
 
 # --- estimate ---------------------------------------------------------------------------------
@@ -39,7 +41,8 @@ def estimate_json(est) -> str:
 # --- compare ----------------------------------------------------------------------------------
 
 
-def compare_table(rows, workload_line: str, baseline: str) -> str:
+def compare_table(rows, workload_line: str, baseline: str, survey: Sequence[str] = ()) -> str:
+    """``survey``: the GPUs priced only by a survey (marked, and named under the table)."""
     body = []
     for r in rows:
         e = r.estimate
@@ -54,11 +57,13 @@ def compare_table(rows, workload_line: str, baseline: str) -> str:
             money(e.cost_per_million_tokens) if e else "-",
             money(e.monthly_cost_usd, 0) if e else "-",
             money(r.break_even_price_usd_per_hour),
-            "cheapest" if r.chosen else r.lost_because,
+            ("cheapest" if r.chosen else r.lost_because) + survey_mark(r.gpu, survey),
         ])
     headers = ["", "GPU", "GPUs", "$/GPU-h", "ms/token", "tokens/s", "TTFT ms", "$/M tokens", "$/month", "break-even $/h", "verdict"]
     note = f"break-even $/h: the hourly price per GPU at which it costs the same per token as {baseline}"
-    return f"{safe(workload_line)}\nranked by cost per million tokens\n\n{table(headers, body, right=range(2, 10))}\n\n{safe(note)}"
+    shown = survey_note([r.gpu for r in rows if r.gpu in survey])
+    return (f"{safe(workload_line)}\nranked by cost per million tokens\n\n{table(headers, body, right=range(2, 10))}\n\n{safe(note)}"
+            + (f"\n{shown}" if shown else ""))
 
 
 def compare_json(rows, workload: dict, baseline: str) -> str:

@@ -112,3 +112,14 @@ def bars(title: str, items: list, width: Optional[int] = None, unicode: bool = T
         bar = ("█" * full + (_EIGHTHS[part].strip() if part else "")) if unicode else "#" * round(length)
         lines.append(f"  {'*' if marked else ' '} {label.ljust(label_width)}  {bar.ljust(room)}  {text}".rstrip())
     return "\n".join(lines)
+
+
+def survey_note(gpus: Sequence[str]) -> str:
+    """The line under a ranking that shows GPUs priced only by a survey."""
+    return (f"priced only by a survey, not a quote: {', '.join(safe(g) for g in gpus)} (give a price with --price GPU=USD)"
+            if gpus else "")
+
+
+def survey_mark(gpu: str, survey: Sequence[str]) -> str:
+    """What a ranking's verdict cell adds for a GPU priced only by a survey."""
+    return " (survey price)" if gpu in survey else ""
