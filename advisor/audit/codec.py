@@ -111,8 +111,8 @@ def rows_of(d) -> tuple:
     batch encodes and compresses in its workers): (decision_id, advisor_version, rules_revision,
     scenario, source, verdict id, gpu, verdict text, input JSON, compressed body, input_at, fired rules)."""
     verdict = d.verdict
-    input_text = json_text(d.input)
-    body, input_at = decision_body(d.json_text(), input_text, json_text(d.facts))
+    input_text = d.part_text("input")
+    body, input_at = decision_body(d.json_text(), input_text, d.part_text("facts"))
     return (d.decision_id, d.advisor_version, d.rules_revision, d.scenario, d.source, verdict.id if verdict else "",
             verdict.gpu if verdict else "", verdict.text if verdict else None, input_text, compress(body), input_at,
             tuple(f.rule for f in d.fired_rules))

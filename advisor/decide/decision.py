@@ -10,7 +10,6 @@ scenario, which the batch runner reports and goes past.
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ from ..rules.evaluator import Firing
 from ..rules.language import RuleBook, render_template
 from ..scenario.spec import Scenario, check_against_catalog
 from . import facts as factmod
-from .figures import plan_record
+from . import jsontext
 from .records import DECISION_JSON_VERSION, Advantage, Factor, Finding, FiredRule, Outcome, Override, Verdict  # noqa: F401
 
 GENERAL_ANSWER = "recommendation"  # the ruleset whose winner is the seed's general answer
@@ -52,6 +51,7 @@ class Decision:
     input: Optional[dict] = None  # the scenario as given
     facts: Optional[dict] = None  # the value of every fact the rules read (for audits and why-not)
     _text: Optional[str] = field(default=None, repr=False, compare=False)
+    _texts: dict = field(default_factory=dict, repr=False, compare=False)  # each top-level value's JSON text
 
     def to_json(self) -> dict:
         return {
@@ -68,8 +68,13 @@ class Decision:
     def json_text(self) -> str:
         """The decision as one line of JSON, encoded once for both the output and the audit store."""
         if self._text is None:
-            self._text = json.dumps(self.to_json(), allow_nan=False, ensure_ascii=False, separators=(", ", ": "))
+            self._text = jsontext.decision_text(self.to_json(), self._texts)
         return self._text
+
+    def part_text(self, key: str) -> str:
+        """The JSON text of one top-level value (``input``, ``facts``) as ``json_text`` wrote it."""
+        self.json_text()
+        return self._texts[key]
 
 
 def split_book(book: RuleBook) -> tuple[RuleBook, RuleBook]:
@@ -169,7 +174,8 @@ def assemble(book: RuleBook, scenario: Scenario, source: str, facts: factmod.Fac
             item = Factor(**_filled(then.factor, values, ("factor", "choice", "reason")), rule=f.rule)
             earlier = factors.get(item.factor)  # a later rule resolves an open-ended one ("depends on utilization")
             factors[item.factor] = item.resolving(earlier) if earlier else item
-    plans = {gpu: plan_record(p, facts.figures.caveats.get(gpu, ())) for gpu, p in facts.plans.items()}
+    caveats = facts.figures.caveats
+    plans = {gpu: jsontext.record(facts.plans, gpu, caveats.get(gpu, ())) for gpu in facts.plans}
     general = outcomes.get(GENERAL_ANSWER)
     return Decision(
         decision_id=str(uuid.uuid4()),

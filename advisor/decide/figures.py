@@ -10,6 +10,7 @@ figures with each other: a rule compares a fact with a named threshold, never tw
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
@@ -17,7 +18,7 @@ from ..catalog.load import Catalog
 from ..catalog.precisions import PRECISIONS
 from ..defaults import A100, H100, SEED_PAIR
 from ..perf.serving import Replica
-from ..plan.planner import GpuPlan, Plan, Planner
+from ..plan.planner import GpuPlan, Plan, Planner, Plans
 from ..plan.request import PlanRequest, Traffic
 from ..rules.schema import FactSpec
 from ..scenario.spec import Scenario
@@ -104,7 +105,7 @@ class Figures:
     values: dict[str, object]
     notes: list[str]
     request: PlanRequest
-    caveats: dict[str, list[str]] = field(default_factory=dict)  # per GPU: what stands against its plan
+    caveats: dict[str, tuple] = field(default_factory=dict)  # per GPU: what stands against its plan (shared: never change)
 
 
 def compute(scenario: Scenario, catalog: Catalog, planner: Planner, request: PlanRequest) -> Figures:
@@ -118,15 +119,18 @@ def compute(scenario: Scenario, catalog: Catalog, planner: Planner, request: Pla
     plans = planner.plan_all(request)
     if request.traffic.requests_per_s is not None:
         values["workload.load_rps"] = request.traffic.requests_per_s
-    for gpu_id, gpu_plan in plans.items():
-        values.update(_plan_values(f"plan.{gpu_id}", gpu_plan.plan))
-    choices = _choices(scenario, catalog, plans)
-    for name, gpu_plan in choices.items():
-        if gpu_plan is not None:
-            values[f"{name}.gpu"] = gpu_plan.gpu
-            values.update(_plan_values(name, gpu_plan.plan))
+    values.update(_once(plans, "plans", lambda: _all_plan_values(plans)))
+    ctx = scenario.context
+    allowed = tuple(ctx.gpus) if ctx.gpus is not None else None
+    choices, before, after = _once(plans, ("choices", allowed), lambda: _chosen(scenario, catalog, plans))
+    in_budget = _in_budget(scenario, catalog, plans)
+    choices = {**choices, "best_in_budget": in_budget}
+    values.update(before)
+    if in_budget is not None:
+        values.update(_choice_values("best_in_budget", in_budget))
+    values.update(after)
     values["workload.prompt_share"] = request.prompt_tokens / (request.prompt_tokens + request.output_tokens)
-    values.update(_seed_pair(catalog, request, plans))
+    values.update(_once(plans, "seed pair", lambda: _seed_pair(catalog, request, plans)))
     other, pair = choices["best_other"], choices["best_seed_pair"]
     if other is not None and pair is not None:
         values["compare.other_vs_pair.cost_ratio"] = other.plan.monthly_cost_usd / pair.plan.monthly_cost_usd
@@ -137,12 +141,61 @@ def compute(scenario: Scenario, catalog: Catalog, planner: Planner, request: Pla
     return Figures(plans, values, notes, request, _caveats(scenario, catalog, plans))
 
 
-def _caveats(scenario: Scenario, catalog: Catalog, plans: dict) -> dict[str, list[str]]:
+def _once(plans: Plans, key, compute):
+    """``compute()`` once per plans and ``key``: what follows from a request's plans, and from the
+    few scenario values named in ``key``. The request holds the scenario's prices, so
+    ``indicative`` is the same for every scenario that shares the plans."""
+    derived = plans.derived
+    if key not in derived:
+        derived[key] = compute()
+    return derived[key]
+
+
+def _all_plan_values(plans: dict) -> dict:
+    values: dict = {}
+    for gpu_id, gpu_plan in plans.items():
+        values.update(_plan_values(f"plan.{gpu_id}", gpu_plan.plan))
+    return values
+
+
+def _chosen(scenario: Scenario, catalog: Catalog, plans: dict) -> tuple[dict, dict, dict]:
+    """The cheapest plan under each constraint but the budget's (``_in_budget``), and their fact
+    values, those before best_in_budget's and those after, in CHOICES order."""
+    choices = _choices(scenario, catalog, plans)
+    names = [name for name, _ in CHOICES]
+    cut = names.index("best_in_budget")
+    before, after = {}, {}
+    for name in names[:cut]:
+        before.update(_choice_values(name, choices[name]))
+    for name in names[cut + 1:]:
+        after.update(_choice_values(name, choices[name]))
+    return choices, before, after
+
+
+def _choice_values(name: str, gpu_plan: Optional[GpuPlan]) -> dict:
+    if gpu_plan is None:
+        return {}
+    return {f"{name}.gpu": gpu_plan.gpu, **_plan_values(name, gpu_plan.plan)}
+
+
+def _caveats(scenario: Scenario, catalog: Catalog, plans: dict) -> dict[str, tuple]:
     """Facts that stand against a GPU's plan whatever it costs, as the plans table shows them beside
-    a cheaper plan the verdict did not take (which of them weighs is the rules' to say)."""
+    a cheaper plan the verdict did not take (which of them weighs is the rules' to say): those of
+    the team's situation, worked out once per plans and situation, then the budget's."""
+    ctx = scenario.context
+    key = ("caveats", tuple(ctx.gpus) if ctx.gpus is not None else None, ctx.using_fp8, ctx.can_afford_h100, ctx.h100_wait_weeks)
+    standing = _once(plans, key, lambda: _standing_caveats(scenario, catalog, plans))
+    budget = ctx.monthly_budget_usd
+    over = {g for g, p in plans.items() if p.plan is not None and p.plan.monthly_cost_usd > budget} if budget is not None else ()
+    if not over:
+        return standing
+    return {g: standing.get(g, ()) + (("over the budget",) if g in over else ()) for g in plans if g in standing or g in over}
+
+
+def _standing_caveats(scenario: Scenario, catalog: Catalog, plans: dict) -> dict[str, tuple]:
     ctx = scenario.context
     out = {}
-    for gpu_id, gpu_plan in plans.items():
+    for gpu_id in plans:
         caveats = []
         if ctx.gpus is not None and gpu_id not in ctx.gpus:
             caveats.append("not among context.gpus")
@@ -154,20 +207,25 @@ def _caveats(scenario: Scenario, catalog: Catalog, plans: dict) -> dict[str, lis
             caveats.append("H100: not affordable")
         if gpu_id.startswith("h100") and ctx.h100_wait_weeks:
             caveats.append(f"H100: {ctx.h100_wait_weeks:g} weeks away")
-        budget = ctx.monthly_budget_usd
-        if budget is not None and gpu_plan.plan is not None and gpu_plan.plan.monthly_cost_usd > budget:
-            caveats.append("over the budget")
         if caveats:
-            out[gpu_id] = caveats
+            out[gpu_id] = tuple(caveats)
     return out
 
 
 def _plan_values(prefix: str, plan: Optional[Plan]) -> dict:
+    names, feasible = _plan_fact_names(prefix)
     if plan is None:
-        return {f"{prefix}.feasible": False}
-    body = {f"{prefix}.{name}": getattr(plan, name) for name, _, _ in PLAN_FIGURES if name != "feasible"}
-    body[f"{prefix}.feasible"] = True
+        return {feasible: False}
+    body = {fact: getattr(plan, name) for fact, name in names}
+    body[feasible] = True
     return body
+
+
+@functools.lru_cache(maxsize=64)
+def _plan_fact_names(prefix: str) -> tuple:
+    """((fact name, Plan field), ...) and the feasible fact's name under ``prefix``: made once, so
+    that the plans kept by the planner's cache share their names."""
+    return tuple((f"{prefix}.{name}", name) for name, _, _ in PLAN_FIGURES if name != "feasible"), f"{prefix}.feasible"
 
 
 def _cheapest(plans, keep) -> Optional[GpuPlan]:
@@ -181,7 +239,7 @@ def indicative(scenario: Scenario, catalog: Catalog, gpu_id: str) -> bool:
 
 
 def _choices(scenario: Scenario, catalog: Catalog, plans: dict) -> dict[str, Optional[GpuPlan]]:
-    budget = scenario.context.monthly_budget_usd
+    """The cheapest plan under each constraint of CHOICES but the budget's."""
     allowed = scenario.context.gpus
     firm = lambda g: not indicative(scenario, catalog, g) and (allowed is None or g in allowed)  # noqa: E731
     return {
@@ -189,10 +247,19 @@ def _choices(scenario: Scenario, catalog: Catalog, plans: dict) -> dict[str, Opt
         "best_seed_pair": _cheapest(plans, lambda g, p: g in SEED_PAIR),
         "best_other": _cheapest(plans, lambda g, p: g not in SEED_PAIR and firm(g)),
         "best_native_fp8": _cheapest(plans, lambda g, p: catalog.gpu(g).supports("fp8") and firm(g)),
-        "best_in_budget": _cheapest(plans, lambda g, p: budget is not None and p.monthly_cost_usd <= budget and firm(g)),
         "best_available": _cheapest(plans, lambda g, p: not g.startswith("h100") and firm(g)),
         "best_indicative": _cheapest(plans, lambda g, p: indicative(scenario, catalog, g) and (allowed is None or g in allowed)),
     }
+
+
+def _in_budget(scenario: Scenario, catalog: Catalog, plans: dict) -> Optional[GpuPlan]:
+    """The cheapest plan within the monthly budget (the choice that varies with every scenario)."""
+    budget = scenario.context.monthly_budget_usd
+    if budget is None:
+        return None
+    allowed = scenario.context.gpus
+    return _cheapest(plans, lambda g, p: p.monthly_cost_usd <= budget and not indicative(scenario, catalog, g)
+                     and (allowed is None or g in allowed))
 
 
 def prefill_usd_per_million(catalog: Catalog, request: PlanRequest, plan: Plan) -> float:
@@ -279,14 +346,20 @@ def _with_reference_load(planner: Planner, request: PlanRequest, notes: list) ->
     if request.traffic.requests_per_s is not None:
         return request
     unloaded = planner.plan_all(request)
+    loaded, note = _once(unloaded, "reference load", lambda: _reference_load(request, unloaded))
+    if note:
+        notes.append(note)
+    return loaded
+
+
+def _reference_load(request: PlanRequest, unloaded: dict) -> tuple[PlanRequest, Optional[str]]:
     reference = next((g for g in [*SEED_PAIR, *unloaded] if unloaded[g].plan), None)
     if reference is None:
-        return request
+        return request, None
     peak = unloaded[reference].plan.peak_rps
     traffic = Traffic(peak / request.traffic.peak_to_average, request.traffic.peak_to_average, request.traffic.headroom)
-    notes.append(f"no load given: every GPU is planned for the peak one {reference} replica carries within the targets, "
-                 f"{peak:,.2f} requests/s ({traffic.requests_per_s:,.2f} on average)")
-    return replace(request, traffic=traffic)
+    return replace(request, traffic=traffic), (f"no load given: every GPU is planned for the peak one {reference} replica carries "
+                                               f"within the targets, {peak:,.2f} requests/s ({traffic.requests_per_s:,.2f} on average)")
 
 
 def _fleet(scenario: Scenario, catalog: Catalog, request: PlanRequest, plans: dict, best: Optional[GpuPlan]) -> dict:

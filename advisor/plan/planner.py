@@ -18,9 +18,10 @@ within the headroom, and its costs per token are at that load.
 
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import dataclass, field
-from typing import Optional
+from dataclasses import dataclass, field, fields, replace
+from typing import Optional, Union
 
 from ..catalog.efficiency import Efficiency
 from ..catalog.hardware import Gpu
@@ -65,9 +66,18 @@ class Plan:
         return self.replicas * self.gpus_per_replica
 
     def to_json(self) -> dict:
-        body = {k: _round(v) for k, v in self.__dict__.items()}
+        """The figures as records keep them (rounded to 4 decimals), rounded once per plan: a
+        cached plan serves many decisions."""
+        return dict(self._rounded)
+
+    @functools.cached_property
+    def _rounded(self) -> dict:
+        body = {name: _round(getattr(self, name)) for name in _PLAN_FIELDS}
         body["total_gpus"] = self.total_gpus
         return body
+
+
+_PLAN_FIELDS = tuple(f.name for f in fields(Plan))
 
 
 @dataclass(frozen=True)
@@ -99,33 +109,82 @@ class GpuPlan:
                 "candidates": [c.to_json() for c in self.candidates]}
 
 
+class Plans(dict):
+    """Every catalog GPU's plan for one request, by GPU id in catalog order. A cached Plans serves
+    every scenario of its request, so what follows from the plans alone is worked out once and
+    kept with them in ``derived`` (by the caller's key; shared values: never change one)."""
+
+    __slots__ = ("derived",)
+
+    def __init__(self, plans: dict):
+        super().__init__(plans)
+        self.derived: dict = {}
+
+
 @dataclass
 class Planner:
-    """Plans for every GPU of a catalog; results are cached by request, so a batch or a sweep
-    that repeats a workload pays for it once."""
+    """Plans for every GPU of a catalog, cached at three levels so that a batch or a sweep pays
+    once for what repeats: each request's plans (by request, prices included); each GPU's
+    candidates sized for a load, before any price (by request without its prices: a new quote
+    only reprices them); and each candidate's replica at its most concurrency (by workload and
+    targets, whatever the load). Every level computes what ``plan_gpu`` computes, in the same
+    order, so a cached plan is the plan."""
 
     catalog: Catalog
-    cache_size: int = 4096
+    cache_size: int = 512  # requests' plans kept (each ~70 KB with what callers keep beside it)
     _cache: dict = field(default_factory=dict, repr=False)
+    _sized: dict = field(default_factory=dict, repr=False)
+    _replicas: dict = field(default_factory=dict, repr=False)
 
-    def plan_all(self, request: PlanRequest) -> dict[str, GpuPlan]:
+    def plan_all(self, request: PlanRequest) -> Plans:
         """Every catalog GPU's plan (or why none), in catalog order."""
         cached = self._cache.get(request)
         if cached is None:
-            if len(self._cache) >= self.cache_size:
-                self._cache.pop(next(iter(self._cache)))
-            cached = self._cache[request] = {gpu_id: plan_gpu(self.catalog, gpu, request) for gpu_id, gpu in self.catalog.gpus.items()}
+            sized = _remembered(self._sized, replace(request, prices=()) if request.prices else request, 4 * self.cache_size,
+                                lambda: {gpu_id: _size_gpu(self.catalog.efficiency, gpu, request, self._replica)
+                                         for gpu_id, gpu in self.catalog.gpus.items()})
+            cached = _remembered(self._cache, request, self.cache_size,
+                                 lambda: Plans({gpu_id: _price_gpu(gpu, sized[gpu_id], request, self.catalog.efficiency.hours_per_month)
+                                                for gpu_id, gpu in self.catalog.gpus.items()}))
         return cached
+
+    def _replica(self, eff: Efficiency, gpu: Gpu, precision: str, tp: int, request: PlanRequest):
+        key = (gpu.id, precision, tp, request.model, request.prompt_tokens, request.output_tokens, request.targets, request.kv_precision)
+        return _remembered(self._replicas, key, 64 * self.cache_size, lambda: _at_most(eff, gpu, precision, tp, request))
+
+
+def _remembered(cache: dict, key, size: int, compute):
+    """``cache[key]``, computed on a miss; the oldest entry makes room (insertion order)."""
+    value = cache.get(key)
+    if value is None:
+        if len(cache) >= size:
+            cache.pop(next(iter(cache)))
+        value = cache[key] = compute()
+    return value
 
 
 def plan_gpu(catalog: Catalog, gpu: Gpu, request: PlanRequest) -> GpuPlan:
     """The cheapest plan on ``gpu`` among its precisions and tensor-parallel sizes."""
+    eff = catalog.efficiency
+    return _price_gpu(gpu, _size_gpu(eff, gpu, request, _at_most), request, eff.hours_per_month)
+
+
+def _size_gpu(eff: Efficiency, gpu: Gpu, request: PlanRequest, at_most) -> Union[str, list]:
+    """Every candidate of ``gpu`` sized for the request's load (a Sized, or why it was dropped),
+    or why the GPU has no candidate at all."""
     precisions = served_precisions(gpu, request)
     if not precisions:
-        return GpuPlan(gpu.id, None, f"serves no {request.precision_class} precision")
+        return f"serves no {request.precision_class} precision"
+    return [(precision, tp, _sized(at_most(eff, gpu, precision, tp, request), request))
+            for precision in precisions for tp in memory.tensor_parallel_sizes(gpu, request.model)]
+
+
+def _price_gpu(gpu: Gpu, sized: Union[str, list], request: PlanRequest, hours: float) -> GpuPlan:
+    if isinstance(sized, str):
+        return GpuPlan(gpu.id, None, sized)
     price = request.price_of(gpu.id) or gpu.price.usd_per_hour
-    candidates = [_candidate(catalog.efficiency, gpu, precision, tp, request, price)
-                  for precision in precisions for tp in memory.tensor_parallel_sizes(gpu, request.model)]
+    candidates = [Candidate(gpu.id, precision, tp, None, one) if isinstance(one, str) else
+                  Candidate(gpu.id, precision, tp, one.priced(price, hours), None) for precision, tp, one in sized]
     kept = sorted((c for c in candidates if c.plan), key=lambda c: (c.plan.monthly_cost_usd, c.plan.total_gpus, c.plan.ttft_ms))
     if not kept:
         return GpuPlan(gpu.id, None, _why_none(gpu, candidates), tuple(candidates))
@@ -143,24 +202,32 @@ def served_precisions(gpu: Gpu, request: PlanRequest) -> list[str]:
     return [p for p in SERVED_AS[request.precision_class] if gpu.supports(p)][:1]
 
 
-def _candidate(eff: Efficiency, gpu: Gpu, precision: str, tp: int, request: PlanRequest, price: float) -> Candidate:
+def _at_most(eff: Efficiency, gpu: Gpu, precision: str, tp: int, request: PlanRequest) -> Union[str, tuple]:
+    """A candidate whatever the load: (its replica, the most concurrency the TPOT target and the
+    KV cache allow, the replica's capacity there), or why it is dropped."""
     kv = request.kv_precision or KV_PRECISION[precision]
     replica = Replica(gpu, request.model, precision, kv, tp, eff, request.prompt_tokens, request.output_tokens)
     targets = request.targets
-    dropped = lambda reason: Candidate(gpu.id, precision, tp, None, reason)  # noqa: E731
     most = replica.max_sequences()
     if most < 1:
         weights = memory.weight_bytes(request.model.params, precision)
-        return dropped(f"does not fit {tp} x {gpu.id}: {gb(weights)} of weights and one sequence's KV cache "
-                       f"need more than {tp} x {gb(memory.usable_memory_bytes(gpu, eff))} usable")
+        return (f"does not fit {tp} x {gpu.id}: {gb(weights)} of weights and one sequence's KV cache "
+                f"need more than {tp} x {gb(memory.usable_memory_bytes(gpu, eff))} usable")
     if replica.tpot_s(1) * 1e3 > targets.tpot_ms:
-        return dropped(f"misses TPOT even at concurrency 1: {replica.tpot_s(1) * 1e3:.1f} ms > {targets.tpot_ms:g} ms")
+        return f"misses TPOT even at concurrency 1: {replica.tpot_s(1) * 1e3:.1f} ms > {targets.tpot_ms:g} ms"
     idle_ttft = replica.ttft_s(0.0, 0.0) * 1e3
     if idle_ttft > targets.ttft_ms:
-        return dropped(f"misses TTFT even without load: {idle_ttft:,.0f} ms > {targets.ttft_ms:g} ms")
+        return f"misses TTFT even without load: {idle_ttft:,.0f} ms > {targets.ttft_ms:g} ms"
     top = _max_concurrency(replica, most, targets.tpot_ms / 1e3)
-    capacity = replica.capacity_rps(top)
-    traffic = request.traffic
+    return replica, top, replica.capacity_rps(top)
+
+
+def _sized(at_most: Union[str, tuple], request: PlanRequest) -> Union[str, "Sized"]:
+    """The candidate sized for the request's load (its replicas), or why it is dropped."""
+    if isinstance(at_most, str):
+        return at_most
+    replica, top, capacity = at_most
+    targets, traffic = request.targets, request.traffic
     if traffic.requests_per_s is None:
         peak = _largest_load(replica, top, capacity * traffic.headroom, targets.ttft_ms / 1e3)
         replicas, average = 1, peak
@@ -168,8 +235,8 @@ def _candidate(eff: Efficiency, gpu: Gpu, precision: str, tp: int, request: Plan
         peak, average = traffic.peak_rps, traffic.requests_per_s
         replicas = _replicas(replica, top, capacity, peak, traffic.headroom, targets.ttft_ms / 1e3)
         if replicas is None:
-            return dropped(f"needs more than {MAX_REPLICAS:,} replicas")
-    return Candidate(gpu.id, precision, tp, _plan(replica, top, capacity, replicas, peak, average, price, eff), None)
+            return f"needs more than {MAX_REPLICAS:,} replicas"
+    return Sized.of(replica, top, capacity, replicas, peak, average)
 
 
 def _max_concurrency(replica: Replica, most: int, tpot_s: float) -> int:
@@ -217,25 +284,51 @@ def _replicas(replica: Replica, top: int, capacity: float, peak: float, headroom
     return high
 
 
-def _plan(replica: Replica, top: int, capacity: float, replicas: int, peak: float, average: float, price: float,
-          eff: Efficiency) -> Plan:
-    hours = eff.hours_per_month
-    monthly = replicas * replica.tp * price * hours
-    at_peak = replica.concurrency_at(peak / replicas, top)
-    at_average = replica.concurrency_at(average / replicas, top)
-    share = replica.input_share(at_average)
-    seconds = hours * SECONDS_PER_MONTH_PER_HOUR
-    inputs, outputs = average * seconds * replica.prompt_tokens, average * seconds * replica.output_tokens
-    return Plan(
-        gpu=replica.gpu.id, precision=replica.precision, kv_precision=replica.kv_precision, gpus_per_replica=replica.tp,
-        replicas=replicas, concurrency=at_peak, max_concurrency=top, capacity_rps=capacity,
-        tpot_ms=replica.tpot_s(at_peak) * 1e3, ttft_ms=replica.ttft_s(at_peak, peak / replicas) * 1e3,
-        utilization_avg=average / (replicas * capacity), utilization_peak=peak / (replicas * capacity),
-        price_usd_per_hour=price, monthly_cost_usd=monthly,
-        usd_per_million_input_tokens=monthly * share / inputs * 1e6,
-        usd_per_million_output_tokens=monthly * (1 - share) / outputs * 1e6,
-        usd_per_million_tokens=monthly / (inputs + outputs) * 1e6, input_share=share, load_rps=average, peak_rps=peak,
-    )
+@dataclass(frozen=True)
+class Sized:
+    """A candidate sized for its load: every figure of its plan but those a price sets."""
+
+    replica: Replica
+    replicas: int
+    concurrency: float
+    max_concurrency: int
+    capacity_rps: float
+    tpot_ms: float
+    ttft_ms: float
+    utilization_avg: float
+    utilization_peak: float
+    input_share: float
+    load_rps: float
+    peak_rps: float
+    input_tokens: float  # a month's, at the average load
+    output_tokens: float
+
+    @classmethod
+    def of(cls, replica: Replica, top: int, capacity: float, replicas: int, peak: float, average: float) -> "Sized":
+        at_peak = replica.concurrency_at(peak / replicas, top)
+        at_average = replica.concurrency_at(average / replicas, top)
+        seconds = replica.eff.hours_per_month * SECONDS_PER_MONTH_PER_HOUR
+        return cls(
+            replica=replica, replicas=replicas, concurrency=at_peak, max_concurrency=top, capacity_rps=capacity,
+            tpot_ms=replica.tpot_s(at_peak) * 1e3, ttft_ms=replica.ttft_s(at_peak, peak / replicas) * 1e3,
+            utilization_avg=average / (replicas * capacity), utilization_peak=peak / (replicas * capacity),
+            input_share=replica.input_share(at_average), load_rps=average, peak_rps=peak,
+            input_tokens=average * seconds * replica.prompt_tokens, output_tokens=average * seconds * replica.output_tokens,
+        )
+
+    def priced(self, price: float, hours: float) -> Plan:
+        """The plan at ``price`` USD per GPU-hour for ``hours`` a month."""
+        replica, share, inputs, outputs = self.replica, self.input_share, self.input_tokens, self.output_tokens
+        monthly = self.replicas * replica.tp * price * hours
+        return Plan(
+            gpu=replica.gpu.id, precision=replica.precision, kv_precision=replica.kv_precision, gpus_per_replica=replica.tp,
+            replicas=self.replicas, concurrency=self.concurrency, max_concurrency=self.max_concurrency, capacity_rps=self.capacity_rps,
+            tpot_ms=self.tpot_ms, ttft_ms=self.ttft_ms, utilization_avg=self.utilization_avg, utilization_peak=self.utilization_peak,
+            price_usd_per_hour=price, monthly_cost_usd=monthly,
+            usd_per_million_input_tokens=monthly * share / inputs * 1e6,
+            usd_per_million_output_tokens=monthly * (1 - share) / outputs * 1e6,
+            usd_per_million_tokens=monthly / (inputs + outputs) * 1e6, input_share=share, load_rps=self.load_rps, peak_rps=self.peak_rps,
+        )
 
 
 def _lost(candidate: Candidate, best: Plan) -> Candidate:

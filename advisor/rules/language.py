@@ -196,10 +196,7 @@ class RuleBook:
 
     @functools.cached_property
     def _by_id(self) -> dict:
-        by_id: dict = {}
-        for r in self.rules:
-            by_id.setdefault(r.id, r)  # the first, as a search in order would find
-        return by_id
+        return _first_of_each(self.rules, lambda r: r.id)
 
     def rule(self, rule_id: str) -> Rule:
         return self._by_id[rule_id]
@@ -207,8 +204,20 @@ class RuleBook:
     def has_rule(self, rule_id: str) -> bool:
         return rule_id in self._by_id
 
+    @functools.cached_property
+    def _by_name(self) -> dict:
+        return _first_of_each(self.rulesets, lambda rs: rs.name)
+
     def ruleset(self, name: str) -> Ruleset:
-        return next(rs for rs in self.rulesets if rs.name == name)
+        return self._by_name[name]
+
+
+def _first_of_each(items, key) -> dict:
+    """Items by ``key``, the first of each key (as a search in order would find it)."""
+    by_key: dict = {}
+    for item in items:
+        by_key.setdefault(key(item), item)
+    return by_key
 
 
 def rule_digests(book: RuleBook) -> dict[str, str]:
@@ -230,7 +239,7 @@ def template_fields(text: str) -> list[str]:
 def render_template(text: str, values: dict) -> str:
     """Fill placeholders with fact values; a missing fact reads "?". Only format specs, never code."""
     out = []
-    for literal, name, spec, _conversion in _FORMATTER.parse(text):
+    for literal, name, spec in _pieces(text):
         out.append(literal)
         if name is None:
             continue
@@ -238,10 +247,16 @@ def render_template(text: str, values: dict) -> str:
         if value is None:
             out.append("?")
             continue
-        if spec and _HUGE_SPEC.search(spec):  # the loader refuses these; never write megabytes anyway
-            spec = ""
         try:
-            out.append(format(value, spec or ""))
+            out.append(format(value, spec))
         except (ValueError, TypeError):
             out.append(str(value))
     return "".join(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _pieces(text: str) -> tuple:
+    """A template parsed once: (literal, fact name or None, format spec) for each piece; a spec the
+    loader refuses is dropped (never write megabytes anyway)."""
+    return tuple((literal, name, "" if not spec or _HUGE_SPEC.search(spec) else spec)
+                 for literal, name, spec, _conversion in _FORMATTER.parse(text))

@@ -1,0 +1,196 @@
+"""The decision path's fast paths held to the plain code they stand for (issue 14): a decision's
+JSON put together from pieces against ``json.dumps``; the planner's cached levels against
+``plan_gpu``; what figures and records keep with a request's plans against a fresh advisor
+deciding in another order; JSON scenario files read by the JSON parser against the YAML reader,
+values and every message with its file:line."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import random
+import re
+
+import pytest
+from advisor import yamlio
+from advisor.audit import codec
+from advisor.decide import batch, jsontext
+from advisor.decide.decision import Advisor
+from advisor.plan.planner import Planner, plan_gpu
+from advisor.plan.request import PlanRequest, Targets, Traffic
+from advisor.scenario import files
+from conftest import REPO
+
+
+def _bench_mix():
+    spec = importlib.util.spec_from_file_location("bench_scenarios", REPO / "bench" / "scenarios.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+MIX = _bench_mix()
+
+
+def mix(count: int, seed: int = 11) -> list[dict]:
+    rng = random.Random(seed)
+    return [MIX.scenario(rng, i) for i in range(count)]
+
+
+def decided(advisor: Advisor, data: list[dict]) -> list:
+    loaded = [files.from_data(d, "mix.yaml", d["name"]) for d in data]
+    assert all(l.error is None for l in loaded), [l.error for l in loaded if l.error]
+    return [advisor.decide(l.scenario, l.source, l.raw) for l in loaded]
+
+
+def without_identity(text: str) -> str:
+    return re.sub(r'"decision_id": "[^"]+"', '"decision_id": ""', text)
+
+
+@pytest.fixture(scope="module")
+def advisor():
+    return Advisor()
+
+
+@pytest.fixture(scope="module")
+def mix_decisions(advisor):
+    shipped = [l for p in sorted((REPO / "scenarios").rglob("*.yaml")) for l in files.parse(str(p), p.read_bytes()) if not l.error]
+    return [advisor.decide(l.scenario, l.source, l.raw) for l in shipped] + decided(advisor, mix(300))
+
+
+# --- JSON text -------------------------------------------------------------------------------------
+
+
+def test_a_decisions_text_is_what_json_dumps_writes(mix_decisions):
+    for d in mix_decisions:
+        plain = json.dumps(d.to_json(), allow_nan=False, ensure_ascii=False, separators=(", ", ": "))
+        assert d.json_text() == plain, d.scenario
+
+
+def test_the_audit_stores_input_and_facts_texts_are_the_codecs(mix_decisions):
+    for d in mix_decisions:
+        assert d.part_text("input") == codec.json_text(d.input)
+        assert d.part_text("facts") == codec.json_text(d.facts)
+
+
+def test_no_nan_or_infinity_gets_into_a_decisions_text(mix_decisions):
+    with pytest.raises(ValueError):
+        jsontext.PlanRecord({"feasible": True, "monthly_cost_usd": float("nan")})
+    body = mix_decisions[0].to_json()
+    for key in ("facts", "input", "notes"):
+        broken = {**body, key: {"x": float("inf")}}
+        with pytest.raises(ValueError):
+            jsontext.decision_text(broken)
+
+
+# --- the planner's cached levels and what is kept with the plans -------------------------------------
+
+
+def test_cached_plans_are_the_plans_worked_out_afresh(catalog):
+    planner = Planner(catalog)
+    model = catalog.model("llama-3-70b")
+    requests = [PlanRequest(model, "fp16", traffic=Traffic(rps), prices=prices, targets=targets)
+                for rps in (None, 2.0, 35.0) for targets in (Targets(), Targets(tpot_ms=30, ttft_ms=500))
+                for prices in ((), (("h100-80gb", 2.5),), (("a100-80gb", 1.5), ("h100-80gb", 4.0)))]
+    for request in requests + requests[::-1]:  # each asked twice: worked out, then from the caches
+        fresh = {gpu_id: plan_gpu(catalog, gpu, request) for gpu_id, gpu in catalog.gpus.items()}
+        assert planner.plan_all(request) == fresh, request
+
+
+def test_a_decision_does_not_depend_on_the_scenarios_decided_before_it(mix_decisions):
+    data = mix(300)
+    forward = [without_identity(d.json_text()) for d in mix_decisions[-300:]]
+    backward = [without_identity(d.json_text()) for d in decided(Advisor(), data[::-1])][::-1]
+    assert forward == backward
+
+
+# --- JSON scenario files: JSON is YAML ------------------------------------------------------------------
+
+
+def _as_yaml(monkeypatch):
+    monkeypatch.setattr(yamlio, "_json_document", lambda raw, keep_duplicates: None)
+
+
+def _read(source: str, raw: bytes, advisor=None) -> list[tuple]:
+    """Each scenario read: its name, its error, its values; with ``advisor``, the error deciding it
+    gives (an unknown model is found then, and its message names the line too)."""
+    read = [(l.name, l.error, l.scenario.model_dump() if l.scenario else None, l.raw) for l in files.stream(source, raw)]
+    if advisor is None:
+        return read
+    results = [batch.decide_loaded(advisor, l) for l in files.stream(source, raw)]
+    return read + [r.message for r in results if isinstance(r, batch.Failure)]
+
+
+def _both(monkeypatch, text: str, source: str = "batch.json", advisor=None) -> tuple[list, list]:
+    fast = _read(source, text.encode(), advisor)
+    with monkeypatch.context() as m:
+        _as_yaml(m)
+        slow = _read(source, text.encode(), advisor)
+    return fast, slow
+
+
+def test_json_files_of_the_benchmark_mix_read_as_yaml_reads_them(monkeypatch):
+    text = json.dumps({"scenarios": mix(200)}, indent=1)
+    fast, slow = _both(monkeypatch, text)
+    assert fast == slow
+    assert all(error is None for _name, error, _s, _raw in fast)
+    assert yamlio._json_document(text.encode(), True) is not None  # the fast path was taken
+
+
+ODD_BUT_EQUAL = [  # documents both readers read, and read alike
+    '{"name": "one", "context": {"utilization": 1e-1, "have_a100_fleet": true}, "prices": {"h100-80gb": 2.5E+0}}',
+    '{"context": {"utilization": 0.5, "have_a100_fleet": true, "stage": "\\u0070roduction"}, "workload": {"tokens_per_day": 2e9}}',
+    '[{"name": "a", "context": {}}, {"name": "b/\\/c", "context": {"starting_fresh": false}}]',
+    '{"x": 1, "scenarios": [{"context": {}}]}',
+    '{"scenarios": {"context": {}}}',
+    '{"scenarios": []}',
+    '{"scenarios": [{"context": {}}], "extra": 1}',
+    '{"scenarios": [{"name": "é", "context": {"monthly_budget_usd": 12345678901234567890}}]}',
+    '  \n{"scenarios": [1, "two", null, {"context": {"utilization": -0.0}}]}\n',
+    '{"name": null, "context": null}',
+]
+
+
+@pytest.mark.parametrize("text", ODD_BUT_EQUAL)
+def test_what_the_json_reader_takes_it_reads_as_yaml_does(monkeypatch, text):
+    fast, slow = _both(monkeypatch, text)
+    assert fast == slow
+
+
+NOT_FOR_THE_FAST_PATH = [  # read by YAML, which says what and where
+    '{"scenarios": [{"context": {}}], "scenarios": []}',  # a duplicate key
+    '{"context": {"utilization": NaN}}',  # not JSON
+    '{"context": {\t"utilization": 0.5}}',  # a tab
+    '{"context": {"utilization": 0.5}} {"x": 1}',  # a second document
+    '{"context"\n: {}}',  # a key's colon on the next line
+    '{"name": "\\ud800"}',  # half a character
+    "[" * 60 + "]" * 60,  # deeper than the fast path goes
+]
+
+
+@pytest.mark.parametrize("text", NOT_FOR_THE_FAST_PATH)
+def test_what_the_json_reader_might_read_otherwise_is_left_to_yaml(monkeypatch, text):
+    assert yamlio._json_document(text.encode(), True) is None
+    fast, slow = _both(monkeypatch, text)
+    assert fast == slow
+
+
+INVALID = [  # (the file, the line its message names)
+    ('{"scenarios": [\n  {"name": "a", "context": {}},\n  {"name": "b",\n   "context": {"utilization": 1.5, "have_a100_fleet": true}}\n]}\n', 4),
+    ('{\n "name": "one",\n "context": {\n  "stage": "production",\n  "colour": "blue"\n }\n}\n', 5),
+    ('{\n "context": {},\n "workload": {\n  "model": "no-such-model"\n }\n}\n', 4),
+    ('{\n "context": {},\n "prices": {\n  "h100-80gb": "cheap"\n }\n}\n', 4),
+    ('{"scenarios": [\n {"context": {}},\n 7\n]}\n', None),
+]
+
+
+@pytest.mark.parametrize("text,line", INVALID)
+def test_a_json_files_problems_are_reported_as_yaml_reports_them_with_file_and_line(monkeypatch, advisor, text, line):
+    assert yamlio._json_document(text.encode(), True) is not None
+    fast, slow = _both(monkeypatch, text, "team/batch.json", advisor)
+    assert fast == slow
+    errors = [item if isinstance(item, str) else item[1] for item in fast]
+    errors = [error for error in errors if error]
+    assert errors
+    if line is not None:
+        assert any(error.startswith(f"team/batch.json:{line}: ") for error in errors), errors
