@@ -14,10 +14,8 @@ import math
 import sys
 from typing import Optional, Sequence
 
-from .. import __version__, amounts, defaults
+from .. import __version__, defaults
 from ..catalog.precisions import KV_PRECISIONS, PRECISIONS
-from ..perf.checks import UTILIZATION_HINT
-from . import commands
 
 FORMATS = ("table", "json")
 DECISION_FORMATS = ("table", "json", "csv", "markdown")
@@ -34,13 +32,18 @@ class _Parser(argparse.ArgumentParser):
 # --- argument types: each rejects bad values with a sentence argparse prints ------------------
 
 
-def amount(unit: amounts.Unit, integer: bool = False, share: bool = False):
+def amount(unit: str, integer: bool = False, share: bool = False):
     """An argument type reading an amount as prompts and scenario files read it ("20k", "$3.95",
-    "25ms", "70%"): positive, finite, a whole number when ``integer``, at most 1 when ``share``."""
+    "25ms", "70%"): positive, finite, a whole number when ``integer``, at most 1 when ``share``.
+    ``unit`` names one of ``amounts``' units: that module (and its dataclasses) is imported when a
+    value is read, not for ``advisor --help``."""
 
     def read(text: str):
+        from .. import amounts
+        from ..perf.checks import UTILIZATION_HINT
+
         try:
-            value = amounts.parse(text, unit)
+            value = amounts.parse(text, getattr(amounts, unit))
         except amounts.AmountError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
         if not math.isfinite(value):
@@ -57,16 +60,16 @@ def amount(unit: amounts.Unit, integer: bool = False, share: bool = False):
             raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
         return value
 
-    read.__name__ = unit.name  # argparse names the type in its messages
+    read.__name__ = unit.lower()  # argparse names the type in its messages (usd_per_hour)
     return read
 
 
-positive_float = amount(amounts.NUMBER)
-positive_int = amount(amounts.COUNT, integer=True)
-utilization = amount(amounts.SHARE, share=True)
-usd_per_hour = amount(amounts.USD_PER_HOUR)
-milliseconds = amount(amounts.MILLISECONDS)
-tokens = amount(amounts.TOKENS, integer=True)
+positive_float = amount("NUMBER")
+positive_int = amount("COUNT", integer=True)
+utilization = amount("SHARE", share=True)
+usd_per_hour = amount("USD_PER_HOUR")
+milliseconds = amount("MILLISECONDS")
+tokens = amount("TOKENS", integer=True)
 
 
 def jobs(text: str) -> int:
@@ -121,7 +124,7 @@ def gpu_price(text: str) -> tuple[str, float]:
 def _model_options(p: argparse.ArgumentParser) -> None:
     which = p.add_mutually_exclusive_group()
     which.add_argument("--model", metavar="ID", help="catalog model id (see `advisor models`)")
-    which.add_argument("--params-b", type=amount(amounts.BILLIONS), metavar="N", help="any model size in billions of parameters (Llama-shaped estimate)")
+    which.add_argument("--params-b", type=amount("BILLIONS"), metavar="N", help="any model size in billions of parameters (Llama-shaped estimate)")
     which.add_argument("--model-config", metavar="PATH", help="a Hugging Face config.json (dense, grouped-query, MLA or mixture-of-experts)")
     p.add_argument("--precision", choices=PRECISIONS, default=defaults.DEFAULT_PRECISION,
                    help=f"weight precision (default: {defaults.DEFAULT_PRECISION})")
@@ -177,7 +180,7 @@ def _add_figures_commands(sub) -> None:
     _workload_options(est)
     est.add_argument("--price", type=usd_per_hour, metavar="USD", help="USD per GPU-hour (default: the catalog price)")
     est.add_argument("--tokens-per-s", type=positive_float, metavar="X", help="measured throughput of the whole deployment; replaces the estimate")
-    est.set_defaults(handler=commands.estimate)
+    est.set_defaults(handler="estimate")
 
     cmp_ = sub.add_parser(
         "compare", help="rank every GPU by cost per million tokens",
@@ -190,7 +193,7 @@ def _add_figures_commands(sub) -> None:
     cmp_.add_argument("--chart", type=chart_request(("cost", "plans")), action="append", default=[], metavar="[KIND=]PATH",
                       help="also draw a chart, .svg or .png: cost (per million tokens against utilization, the default) or plans "
                       "(monthly cost per GPU), such as --chart cost.svg --chart plans=plans.png")
-    cmp_.set_defaults(handler=commands.compare)
+    cmp_.set_defaults(handler="compare")
 
     plan = sub.add_parser(
         "plan", help="the cheapest deployment per GPU for a load and latency targets",
@@ -204,9 +207,9 @@ def _add_figures_commands(sub) -> None:
     plan.add_argument("--prompt-tokens", type=tokens, metavar="N", help=f"average prompt tokens (default: {defaults.DEFAULT_PROMPT_TOKENS})")
     plan.add_argument("--output-tokens", type=tokens, metavar="N", help=f"average output tokens (default: {defaults.DEFAULT_OUTPUT_TOKENS})")
     load = plan.add_mutually_exclusive_group()
-    load.add_argument("--tokens-per-day", type=amount(amounts.TOKENS_PER_DAY), metavar="N", help="load: generated tokens a day")
-    load.add_argument("--requests-per-s", type=amount(amounts.REQUESTS_PER_S), metavar="N", help="load: average requests per second")
-    plan.add_argument("--peak-to-average", type=amount(amounts.RATIO), metavar="X",
+    load.add_argument("--tokens-per-day", type=amount("TOKENS_PER_DAY"), metavar="N", help="load: generated tokens a day")
+    load.add_argument("--requests-per-s", type=amount("REQUESTS_PER_S"), metavar="N", help="load: average requests per second")
+    plan.add_argument("--peak-to-average", type=amount("RATIO"), metavar="X",
                       help=f"peak load / average load (default: {defaults.DEFAULT_PEAK_TO_AVERAGE:g})")
     plan.add_argument("--headroom", type=utilization, metavar="H",
                       help=f"highest share of capacity the peak may use (default: {defaults.DEFAULT_HEADROOM:g})")
@@ -219,15 +222,15 @@ def _add_figures_commands(sub) -> None:
     plan.add_argument("--chart", type=chart_request(("plans", "cost", "latency")), action="append", default=[], metavar="[KIND=]PATH",
                       help="also draw a chart, .svg or .png: plans (monthly cost per GPU, the default), cost (per million tokens "
                       "against utilization) or latency (against throughput as concurrency grows), such as --chart latency=lat.svg")
-    plan.set_defaults(handler=commands.plan)
+    plan.set_defaults(handler="plan")
 
     gpus = sub.add_parser("gpus", help="list the GPU catalog", description="The GPU catalog with datasheet figures, prices and the seed's own figures.")
     gpus.add_argument("--format", choices=FORMATS, default="table")
-    gpus.set_defaults(handler=commands.gpus)
+    gpus.set_defaults(handler="gpus")
 
     models = sub.add_parser("models", help="list the model catalog", description="The model catalog: shapes that decide memory and speed.")
     models.add_argument("--format", choices=FORMATS, default="table")
-    models.set_defaults(handler=commands.models)
+    models.set_defaults(handler="models")
 
 
 def _add_deciding_commands(sub) -> None:
@@ -241,7 +244,7 @@ def _add_deciding_commands(sub) -> None:
     run.add_argument("--jobs", type=jobs, default=1, metavar="N",
                      help="worker processes, each with its own engine; a file is the unit of work (default: 1; auto: one per core)")
     _deciding_options(run)
-    run.set_defaults(handler=commands.run)
+    run.set_defaults(handler="run")
 
     sweep = sub.add_parser(
         "sweep", help="decide one scenario over a grid of values, and say where the verdict changes",
@@ -267,7 +270,7 @@ def _add_deciding_commands(sub) -> None:
     recording.add_argument("--audit", action="store_true", help="record every point's decision in the audit store (off by default)")
     recording.add_argument("--no-audit", dest="audit", action="store_false", help="record nothing (the default; as `advisor run` takes it)")
     _audit_options(sweep, recording=False)
-    sweep.set_defaults(handler=commands.sweep)
+    sweep.set_defaults(handler="sweep")
 
     chart = sub.add_parser(
         "chart", help="draw a chart of a scenario's decision (SVG or PNG)",
@@ -285,7 +288,7 @@ def _add_deciding_commands(sub) -> None:
     chart.add_argument("--size", type=chart_size, default=(960, 600), metavar="WxH",
                        help="pixels of a PNG, or of an SVG at 100 per inch (default: 960x600)")
     _rules_option(chart)
-    chart.set_defaults(handler=commands.chart)
+    chart.set_defaults(handler="chart")
 
     report = sub.add_parser(
         "report", help="a decision report to pass on: one self-contained HTML page, or Markdown",
@@ -302,7 +305,7 @@ def _add_deciding_commands(sub) -> None:
     report.add_argument("--no-charts", action="store_true", help="without charts (they need the charts extra)")
     _rules_option(report)
     _audit_options(report, recording=True)
-    report.set_defaults(handler=commands.report)
+    report.set_defaults(handler="report")
 
     ask = sub.add_parser(
         "ask", help="guided session: answer questions, get a recommendation",
@@ -312,7 +315,7 @@ def _add_deciding_commands(sub) -> None:
     ask.add_argument("--from", dest="from_file", metavar="FILE", help="pre-fill the answers from a scenario file")
     ask.add_argument("--save", metavar="FILE", help="save the answers to FILE (a scenario file for `advisor run`)")
     _deciding_options(ask)
-    ask.set_defaults(handler=commands.ask)
+    ask.set_defaults(handler="ask")
 
     explain = sub.add_parser(
         "explain", help="why a decision came out as it did",
@@ -326,7 +329,7 @@ def _add_deciding_commands(sub) -> None:
     _rules_option(explain)
     explain.add_argument("--format", choices=("text", "json"), default="text")
     _audit_options(explain, recording=False)
-    explain.set_defaults(handler=commands.explain)
+    explain.set_defaults(handler="explain")
 
 
 def _add_audit_commands(sub) -> None:
@@ -339,17 +342,17 @@ def _add_audit_commands(sub) -> None:
     listing.add_argument("--since", metavar="DATE", help="only decisions recorded at or after DATE (ISO: 2026-11-01 or 2026-11-01T09:30)")
     listing.add_argument("--format", choices=FORMATS, default="table")
     _audit_options(listing, recording=False)
-    listing.set_defaults(handler=commands.audit_list)
+    listing.set_defaults(handler="audit_list")
     show = audit_sub.add_parser("show", help="one recorded decision", description="One recorded decision: input, result, fired rules.")
     show.add_argument("id", metavar="ID", help="decision id, or a unique prefix of at least 4 characters")
     show.add_argument("--format", choices=FORMATS, default="table")
     _audit_options(show, recording=False)
-    show.set_defaults(handler=commands.audit_show)
+    show.set_defaults(handler="audit_show")
     export = audit_sub.add_parser("export", help="every recorded decision as JSON lines",
                                   description="Every recorded decision, oldest first, one JSON object per line.")
     export.add_argument("--format", choices=("jsonl",), default="jsonl")
     _audit_options(export, recording=False)
-    export.set_defaults(handler=commands.audit_export)
+    export.set_defaults(handler="audit_export")
     replay = audit_sub.add_parser("replay", help="decide a recorded input again with the current rules",
                                   description="Decide a recorded decision's input again with the current rules; show what "
                                   "changed and whether the rules revision differs.")
@@ -357,7 +360,7 @@ def _add_audit_commands(sub) -> None:
     _rules_option(replay)
     replay.add_argument("--format", choices=FORMATS, default="table")
     _audit_options(replay, recording=False)
-    replay.set_defaults(handler=commands.audit_replay)
+    replay.set_defaults(handler="audit_replay")
 
 
 def _add_rules_commands(sub) -> None:
@@ -369,7 +372,7 @@ def _add_rules_commands(sub) -> None:
         "over the whole input space: gaps, rules that never match, rules that never win, overlaps. Exit 0 clean, 2 on errors.",
     )
     check.add_argument("directory", nargs="?", metavar="DIR", help="rules directory (default: the shipped rules)")
-    check.set_defaults(handler=commands.rules_check)
+    check.set_defaults(handler="rules_check")
     test = rules_sub.add_parser(
         "test", help="run the rule cases kept beside the rules",
         description="Run every *.cases.yaml beside the rule files: each case gives facts and the rules that must fire "
@@ -377,14 +380,14 @@ def _add_rules_commands(sub) -> None:
         "pass, 2 on a failure or an invalid case.",
     )
     test.add_argument("directory", nargs="?", metavar="DIR", help="rules directory (default: the shipped rules)")
-    test.set_defaults(handler=commands.rules_test)
+    test.set_defaults(handler="rules_test")
     rules_list = rules_sub.add_parser("list", help="list the rules", description="Every rule with its ruleset, title and seed source.")
     _rules_option(rules_list)
     rules_list.add_argument("--format", choices=FORMATS, default="table")
-    rules_list.set_defaults(handler=commands.rules_list)
+    rules_list.set_defaults(handler="rules_list")
 
     schema = sub.add_parser("schema", help="print the JSON Schema of scenario files", description="JSON Schema of a scenario file, for editors.")
-    schema.set_defaults(handler=commands.schema)
+    schema.set_defaults(handler="schema")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -425,7 +428,9 @@ def _main(argv, closed: set) -> int:
     from ..errors import AdvisorError
 
     try:
-        code = args.handler(args)
+        from . import commands
+
+        code = getattr(commands, args.handler)(args)  # a name: the handlers' imports wait for a command
         sys.stdout.flush()
         return code
     except AdvisorError as exc:
