@@ -18,22 +18,13 @@ import re
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ADVISOR = str(Path(sys.executable).with_name("advisor"))
-SCENARIO = """\
-name: fleet-pair
-context:
-  have_a100_fleet: true
-  utilization: 0.85
-  stage: production
-  optimize_for: cost_per_token
-  gpus: [a100-80gb, h100-80gb]
-"""
+SCENARIO = ROOT / "docs" / "fleet-pair.yaml"  # the README's sweep example
 #: The first axis varies slowest: each chunk of points a worker takes shares a few prices (and so their plans).
 GRIDS = {10_000: ("price.h100-80gb=1.5..6.45/0.05", "utilization=0.01..1/0.01"),
          100_000: ("price.h100-80gb=1.5..6.495/0.005", "utilization=0.01..1/0.01")}
@@ -87,9 +78,7 @@ def profile(scenario: Path, points: int = 2_000) -> list[tuple[str, float]]:
 
 
 def main() -> None:
-    work = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
-    scenario = work / "fleet-pair.yaml"
-    scenario.write_text(SCENARIO)
+    scenario = SCENARIO
     results = {size: run_sweep(scenario, axes, 2) for size, axes in GRIDS.items()}
     parts = profile(scenario)
     machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "

@@ -51,17 +51,9 @@ def cli_json(*args: str, **kwargs) -> dict:
     return json.loads(proc.stdout)
 
 
-#: A team choosing between the seed's pair with an A100 fleet: its verdict moves with the fleet's
-#: utilization (the seed's 70% floor) and with the H100 price (the rules' 115% material cost gap).
-FLEET_PAIR = """\
-name: fleet-pair
-context:
-  have_a100_fleet: true
-  utilization: 0.85
-  stage: production
-  optimize_for: cost_per_token
-  gpus: [a100-80gb, h100-80gb]
-"""
+#: A team choosing between the seed's pair with an A100 fleet (the README's sweep example): its
+#: verdict moves with the fleet's utilization (the seed's 70% floor) and with the H100 price.
+FLEET_PAIR = (REPO / "docs" / "fleet-pair.yaml").read_text()
 
 
 @pytest.fixture(scope="session")
