@@ -48,15 +48,8 @@ def test_tensorrt_llm_v0_9_0_llama_rows_median_within_8_percent(catalog):
 
 
 @pytest.mark.parametrize("row", V090_LLAMA, ids=_label)
-def test_tensorrt_llm_v0_9_0_llama_row(catalog, row):
-    # The target is 15% on every row; 3 rows land between 15% and 16% (README, "How accurate":
-    # H200 vs H100 on the same workload pull the shared constants in opposite directions).
-    assert abs(error(catalog, row)) <= 0.16, f"{error(catalog, row):+.1%}"
-
-
-def test_at_most_three_v0_9_0_rows_beyond_15_percent(catalog):
-    beyond = [(_label(r), round(error(catalog, r), 3)) for r in V090_LLAMA if abs(error(catalog, r)) > 0.15]
-    assert len(beyond) <= 3, beyond
+def test_tensorrt_llm_v0_9_0_llama_row_within_15_percent(catalog, row):
+    assert abs(error(catalog, row)) <= 0.15, f"{error(catalog, row):+.1%}"
 
 
 @pytest.mark.parametrize("row", EARLIER, ids=_label)

@@ -66,7 +66,7 @@ def test_the_formulas_carry_the_numbers_of_the_decision():
     formulas = {(f["gpu"], f["name"]): f["formula"] for f in e["formulas"]}
     # replicas x GPUs x price x 730 h, recomputed from the numbers shown, equal to the plan's figure
     replicas, gpus, price, month = re.fullmatch(
-        r"(\d+) replicas x (\d+) GPUs x \$([\d.]+) x 730 h = \$([\d,]+)", formulas[("a100-80gb", "monthly cost")]).groups()
+        r"(\d+) replicas? x (\d+) GPUs? x \$([\d.]+) x 730 h = \$([\d,]+)", formulas[("a100-80gb", "monthly cost")]).groups()
     assert int(replicas) == plan["replicas"] and int(gpus) == plan["gpus_per_replica"]
     assert float(price) == plan["price_usd_per_hour"]
     assert int(replicas) * int(gpus) * float(price) * 730 == float(month.replace(",", "")) == plan["monthly_cost_usd"]

@@ -342,24 +342,19 @@ def _with_fleet_load(scenario: Scenario, catalog: Catalog, planner: Planner, req
 def _with_reference_load(planner: Planner, request: PlanRequest, notes: list) -> PlanRequest:
     """Without a stated load, every GPU is planned for one load, so that their costs compare: the
     peak one replica of the seed's A100 carries within the targets and the headroom (the seed's
-    single deployment), else of its H100, else of the first GPU with a plan."""
+    single deployment), else of its H100, else of the first GPU with a plan. Only the GPUs tried
+    for the reference are planned without a load (usually the A100 alone)."""
     if request.traffic.requests_per_s is not None:
         return request
-    unloaded = planner.plan_all(request)
-    loaded, note = _once(unloaded, "reference load", lambda: _reference_load(request, unloaded))
-    if note:
-        notes.append(note)
-    return loaded
-
-
-def _reference_load(request: PlanRequest, unloaded: dict) -> tuple[PlanRequest, Optional[str]]:
-    reference = next((g for g in [*SEED_PAIR, *unloaded] if unloaded[g].plan), None)
+    order = [*SEED_PAIR, *(g for g in planner.catalog.gpus if g not in SEED_PAIR)]
+    reference = next((g for g in order if planner.plan_one(request, g).plan), None)
     if reference is None:
-        return request, None
-    peak = unloaded[reference].plan.peak_rps
+        return request
+    peak = planner.plan_one(request, reference).plan.peak_rps
     traffic = Traffic(peak / request.traffic.peak_to_average, request.traffic.peak_to_average, request.traffic.headroom)
-    return replace(request, traffic=traffic), (f"no load given: every GPU is planned for the peak one {reference} replica carries "
-                                               f"within the targets, {peak:,.2f} requests/s ({traffic.requests_per_s:,.2f} on average)")
+    notes.append(f"no load given: every GPU is planned for the peak one {reference} replica carries "
+                 f"within the targets, {peak:,.2f} requests/s ({traffic.requests_per_s:,.2f} on average)")
+    return replace(request, traffic=traffic)
 
 
 def _fleet(scenario: Scenario, catalog: Catalog, request: PlanRequest, plans: dict, best: Optional[GpuPlan]) -> dict:

@@ -135,6 +135,7 @@ class Planner:
     _cache: dict = field(default_factory=dict, repr=False)
     _sized: dict = field(default_factory=dict, repr=False)
     _replicas: dict = field(default_factory=dict, repr=False)
+    _single: dict = field(default_factory=dict, repr=False)  # (request, GPU id) -> that GPU's plan, for plan_one
 
     def plan_all(self, request: PlanRequest) -> Plans:
         """Every catalog GPU's plan (or why none), in catalog order."""
@@ -147,6 +148,17 @@ class Planner:
                                  lambda: Plans({gpu_id: _price_gpu(gpu, sized[gpu_id], request, self.catalog.efficiency.hours_per_month)
                                                 for gpu_id, gpu in self.catalog.gpus.items()}))
         return cached
+
+    def plan_one(self, request: PlanRequest, gpu_id: str) -> "GpuPlan":
+        """One GPU's plan for ``request``, as ``plan_all`` gives it, without planning the others
+        (taken from the request's plans when they are cached)."""
+        cached = self._cache.get(request)
+        if cached is not None:
+            return cached[gpu_id]
+        gpu = self.catalog.gpu(gpu_id)
+        return _remembered(self._single, (request, gpu_id), 4 * self.cache_size,
+                           lambda: _price_gpu(gpu, _size_gpu(self.catalog.efficiency, gpu, request, self._replica), request,
+                                              self.catalog.efficiency.hours_per_month))
 
     def _replica(self, eff: Efficiency, gpu: Gpu, precision: str, tp: int, request: PlanRequest):
         key = (gpu.id, precision, tp, request.model, request.prompt_tokens, request.output_tokens, request.targets, request.kv_precision)
@@ -384,7 +396,8 @@ def workings(catalog: Catalog, request: PlanRequest, plan: Plan) -> list[tuple[s
         ("replicas", f"ceil({plan.peak_rps:,.2f} requests/s at the peak / ({request.traffic.headroom:g} x {plan.capacity_rps:,.2f})) "
                      f"= {math.ceil(plan.peak_rps / (request.traffic.headroom * plan.capacity_rps) - 1e-9)}; with TTFT "
                      f"{plan.ttft_ms:,.0f} ms <= {request.targets.ttft_ms:g} ms: {plan.replicas}"),
-        ("monthly cost", f"{plan.replicas} replicas x {tp} GPUs x ${plan.price_usd_per_hour:.2f} x {eff.hours_per_month:g} h "
+        ("monthly cost", f"{plan.replicas} replica{'s' if plan.replicas != 1 else ''} x {tp} GPU{'s' if tp != 1 else ''} "
+                         f"x ${plan.price_usd_per_hour:.2f} x {eff.hours_per_month:g} h "
                          f"= ${plan.monthly_cost_usd:,.0f}"),
         ("cost per million tokens", f"${plan.monthly_cost_usd:,.0f} / ({plan.load_rps:,.2f} requests/s x {seconds:,.0f} s x "
                                     f"{context:,} tokens) x 1e6 = ${plan.usd_per_million_tokens:.3f}"
