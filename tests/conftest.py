@@ -29,6 +29,10 @@ REPO = Path(__file__).resolve().parent.parent
 _STATE = tempfile.mkdtemp(prefix="advisor-tests-state-")
 atexit.register(shutil.rmtree, _STATE, True)
 os.environ["XDG_STATE_HOME"] = _STATE
+# ... and `advisor ask` keeps its first question in a scratch cache directory (cli/quickstart.py).
+_CACHE = tempfile.mkdtemp(prefix="advisor-tests-cache-")
+atexit.register(shutil.rmtree, _CACHE, True)
+os.environ["XDG_CACHE_HOME"] = _CACHE
 os.environ.pop("ADVISOR_AUDIT_DB", None)
 
 

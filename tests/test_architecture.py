@@ -31,8 +31,8 @@ CONFINED = {
     "durable": {"advisor.rules.engine"},
     "matplotlib": {"advisor.render.charts"},
     "numpy": {"advisor.render.charts"},  # matplotlib's own dependency, for the decision map's grid
-    "questionary": {"advisor.cli.ask"},
-    "prompt_toolkit": {"advisor.cli.ask"},
+    "questionary": {"advisor.cli.prompts"},
+    "prompt_toolkit": {"advisor.cli.prompts"},
     "pydantic": {"advisor.catalog", "advisor.scenario"},  # prefixes: the validated-input packages
 }
 

@@ -15,7 +15,9 @@ import time
 import pexpect
 import pytest
 from advisor.catalog.load import load_catalog
-from advisor.scenario.questions import questions
+from advisor.cli import quickstart
+from advisor.cli.session import first_question
+from advisor.scenario.questions import OTHER_SIZE, questions
 from conftest import ADVISOR, REPO, run_cli
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
@@ -125,10 +127,32 @@ def test_ctrl_c_exits_130_with_one_line_and_saves_nothing(tmp_path):
     assert not (tmp_path / "mine.yaml").exists() and [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
-def test_a_sigint_signal_while_a_question_reads_keys_exits_130(tmp_path):
+@pytest.fixture
+def kept_first_question(tmp_path, monkeypatch):
+    """A cache directory holding the first question, as an earlier session left it: the next
+    session shows it at once and loads the advisor behind it (cli/quickstart.py)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    quickstart.remember(first_question(load_catalog()))
+    assert quickstart.cached() is not None
+    return tmp_path / "cache" / "advisor" / quickstart.CACHE_NAME
+
+
+# --save: the session loads before its first question; without: the first question is the one
+# kept in the cache, on screen while the advisor loads in a background thread
+STARTS = [pytest.param(("--save", "mine.yaml"), id="loaded-first"), pytest.param((), id="first-question-kept")]
+
+
+@pytest.fixture(params=STARTS)
+def start(request, tmp_path, monkeypatch):
+    if not request.param:
+        request.getfixturevalue("kept_first_question")
+    return request.param
+
+
+def test_a_sigint_signal_while_a_question_reads_keys_exits_130(tmp_path, start):
     # kill -INT, or a Ctrl-C that lands before the terminal is in raw mode: prompt_toolkit turns the
     # signal into a <sigint> key, which questionary's prompts ignored (the session waited forever)
-    child = spawn("--save", "mine.yaml", tmp_path=tmp_path)
+    child = spawn(*start, tmp_path=tmp_path)
     assert next_question(child) == QUESTIONS[0].name  # drawn: the terminal is in raw mode
     child.kill(signal.SIGINT)
     child.expect(pexpect.EOF)
@@ -139,11 +163,12 @@ def test_a_sigint_signal_while_a_question_reads_keys_exits_130(tmp_path):
 
 
 @pytest.mark.parametrize("pause_s", [0, 0.005, 0.01, 0.02, 0.04])
-def test_ctrl_c_before_the_first_question_also_exits_130(tmp_path, pause_s):
+def test_ctrl_c_before_the_first_question_also_exits_130(tmp_path, pause_s, start):
     # sent as soon as anything is shown, while the session may still be starting (asyncio and
-    # prompt_toolkit setting up, the terminal not yet raw): a signal, not a key. The pauses only
-    # move where it lands; wherever it lands the answer is the same (one in ~40 was lost before)
-    child = spawn("--save", "mine.yaml", tmp_path=tmp_path)
+    # prompt_toolkit setting up, the terminal not yet raw; with the first question kept, the
+    # advisor loading behind it): a signal, not a key. The pauses only move where it lands;
+    # wherever it lands the answer is the same (one in ~40 was lost before)
+    child = spawn(*start, tmp_path=tmp_path)
     child.expect(HELP[0])
     time.sleep(pause_s)
     child.sendintr()
@@ -152,6 +177,65 @@ def test_ctrl_c_before_the_first_question_also_exits_130(tmp_path, pause_s):
     assert child.exitstatus == 130 and "Traceback" not in transcript(child)
     assert transcript(child).strip().splitlines()[-1].endswith("advisor: interrupted")
     assert not (tmp_path / "mine.yaml").exists()
+
+
+def test_ctrl_c_as_the_first_answer_is_given_exits_130(tmp_path, kept_first_question):
+    # the answer given and the advisor perhaps still loading in its thread: the wait for it ends too
+    child = spawn(tmp_path=tmp_path)
+    assert next_question(child) == QUESTIONS[0].name
+    child.send("\r")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130 and "Traceback" not in transcript(child)
+    assert transcript(child).strip().splitlines()[-1].endswith("advisor: interrupted")
+
+
+def test_a_session_keeps_its_first_question_and_the_next_asks_it_before_loading(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    verdicts = []
+    for _ in range(2):  # the first session finds no cache and writes it; the second starts from it
+        child = spawn("--no-audit", tmp_path=tmp_path)
+        answer_all_with_enter(child)
+        verdicts.append(shown_verdict(transcript(child)))
+        child.send("\r")
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 0
+        kept = json.loads((tmp_path / "cache" / "advisor" / quickstart.CACHE_NAME).read_text())
+        assert [value for value, _ in kept["question"]["choices"]] == [*load_catalog().models, OTHER_SIZE]
+        assert kept["question"]["message"] == QUESTIONS[0].message and kept["digest"] == quickstart.catalog_digest()
+    assert verdicts[0] == verdicts[1]
+
+
+def test_a_kept_first_question_is_data_and_an_answer_the_catalog_lacks_is_asked_again(tmp_path, kept_first_question):
+    kept = json.loads(kept_first_question.read_text())
+    kept["question"]["choices"] = [["no-such-model", "no such model \x1b[31mred"]]
+    kept["question"]["default"] = "no-such-model"
+    kept_first_question.write_text(json.dumps(kept))
+    child = spawn("--no-audit", tmp_path=tmp_path)
+    assert next_question(child) == QUESTIONS[0].name
+    child.expect_exact("no such model \\x1b[31mred")  # shown escaped, never as an escape code
+    child.send("\r")  # the only choice offered, which the catalog does not have
+    assert next_question(child) == QUESTIONS[0].name  # asked again, from the catalog
+    child.send("\r")
+    answer_all_with_enter(child)
+    child.send("\r")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0 and "\x1b[31mred" not in child.logfile_read.getvalue()
+    assert "Verdict:" in transcript(child)
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"[]", b"\xff\xfe", json.dumps({"format": 1, "digest": "0" * 64}).encode()])
+def test_a_cache_that_is_not_for_these_catalogs_is_ignored_and_replaced(tmp_path, kept_first_question, content):
+    kept_first_question.write_bytes(content)
+    child = spawn("--no-audit", tmp_path=tmp_path)
+    answer_all_with_enter(child)
+    child.send("\r")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0 and quickstart.cached() == first_question(load_catalog())
 
 
 def test_without_a_terminal_ask_exits_2_with_a_hint():

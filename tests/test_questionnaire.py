@@ -5,7 +5,7 @@ from prompt_toolkit.application import create_app_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from advisor.cli.ask import Session
+from advisor.cli.session import Session
 from advisor.decide import facts as factmod
 from advisor.decide.decision import Advisor
 from advisor.scenario import files as scen

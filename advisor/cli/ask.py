@@ -1,361 +1,47 @@
-"""`advisor ask`: the guided session's loop, the figures it shows, and what follows the answers.
-
-The questions themselves are data (``advisor.scenario.questions``); this module asks them with
-questionary (or as plain lines of text on ``TERM=dumb``, a terminal that shows escape codes as
-text), lets every question after the first go back to the one before, shows figures where they
-help the next answer (the plans for the workload and load answered, against a budget; the
-utilization at which A100 matches H100), then decides,
-records, shows the result and offers to save the answers. What can be checked before the first
-question is (the --from scenario, the --save file), so that a session is never lost at the end.
+"""`advisor ask`: the guided session from start to end: load the advisor (behind the first
+question when it can: ``quickstart``), ask the questions (``session``, through ``prompts``),
+decide, record, show the result and offer to save the answers. What can be checked before the
+first question is (the --from scenario, the --save file, the --rules directory), so that a
+session is never lost at the end. The modules that need pydantic are imported once the first
+question is on screen.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
-from ..catalog.load import Catalog
-from ..decide import facts as factmod
-from ..defaults import A100, H100
 from ..errors import InputError, UsageError, display_path, printable
-from ..scenario import files as scenario_files
-from ..scenario.spec import NAME_MAX_CHARS
-from ..scenario.questions import UNSET, Answers, Question, from_scenario, parse_number, provisional, questions, settle, to_scenario
-
-
-# --- figures shown during the session -------------------------------------------------------------
-
-
-def _plans_summary(answers: Answers, catalog: Catalog) -> Optional[str]:
-    """The cheapest plan and the seed pair's, for the workload and load answered so far."""
-    s = provisional(answers, catalog)
-    if s is None:
-        return None
-    f = factmod.build(s, catalog)
-    cells = []
-    best = f.values.get("best.gpu")  # the cheapest at a price from a provider (or the user)
-    if best is not None and best not in (A100, H100):
-        cells.append(f"cheapest {best} {_plan_cell(f.plans[best].plan)}")
-    for gpu in (A100, H100):
-        plan = f.plans[gpu].plan
-        cells.append(f"{gpu} {_plan_cell(plan)}" if plan else f"{gpu}: no plan")
-    load = f.values.get("workload.load_rps")
-    stated = "" if f.values.get("workload.load_stated") else " (the load one A100 replica carries)"
-    return f"{load:.2f} requests/s on average{stated}: " + "; ".join(cells) if load else "; ".join(cells)
-
-
-def _plan_cell(plan) -> str:
-    return f"{plan.total_gpus} GPU{'s' if plan.total_gpus > 1 else ''} ${plan.monthly_cost_usd:,.0f} a month"
-
-
-def workload_figures(answers: Answers, catalog: Catalog) -> Optional[str]:
-    summary = _plans_summary(answers, catalog)
-    if summary is None:
-        return None
-    s = provisional(answers, catalog)
-    model = factmod.model_of(s, catalog)
-    weights = factmod.build(s, catalog).values["workload.weights_gb"]
-    return f"{model.id} at {s.precision}: {weights:.0f} GB of weights; plans for {summary}"
-
-
-def budget_figures(answers: Answers, catalog: Catalog) -> Optional[str]:
-    summary = _plans_summary(answers, catalog)
-    return f"for reference, at {summary}" if summary else None
-
-
-def utilization_figures(answers: Answers, catalog: Catalog) -> Optional[str]:
-    s = provisional({**answers, "context.utilization": None, "context.have_a100_fleet": False}, catalog)
-    if s is None:
-        return None
-    values = factmod.build(s, catalog).values
-    match = values.get("compare.h100_vs_a100.a100_break_even_utilization")
-    if match is None:
-        return None
-    return (f"for reference: A100s {match:.0%} busy match H100's cost per token for {factmod.model_of(s, catalog).id}"
-            if match <= 1 else "for reference: A100 cannot match H100's cost per token even fully busy")
-
-
-# Figures shown once the answers they depend on are in, or just before the question they inform.
-FIGURES_AFTER = {"workload.ttft_ms": workload_figures}
-FIGURES_BEFORE = {"context.monthly_budget_usd": budget_figures, "context.utilization": utilization_figures}
-
-
-# --- prompts -------------------------------------------------------------------------------------
-
-
-class Back:
-    """The answer "go back to the previous question"."""
-
-    def __repr__(self) -> str:
-        return "BACK"
-
-
-BACK = Back()
-BACK_CHOICE = "<- back"
-BACK_TEXT = "<"  # typed as the answer to a text question
-
-
-class QuestionaryPrompts:
-    """Questions asked with questionary (arrow keys, answers edited in place). A message may show
-    values from the --from file: it is shown ``printable``. With ``back``, a select has a back
-    choice, a confirm takes b, and a text question takes < as its answer."""
-
-    def confirm(self, message: str, default: bool, back: bool = False):
-        import questionary
-
-        hint = ("(Y/n, b goes back) " if default else "(y/N, b goes back) ") if back else None
-        question = questionary.confirm(printable(message), default=default, instruction=hint)
-        answer = _asked(question, back_key="b" if back else None)
-        return answer if answer is BACK else bool(answer)
-
-    def select(self, message: str, choices: list, default, back: bool = False):
-        import questionary
-
-        options = [questionary.Choice(printable(label), value=value) for value, label in choices]
-        chosen = next((c for c in options if c.value == default), options[0])
-        if back:
-            options.append(questionary.Choice(BACK_CHOICE, value=BACK))
-        return _asked(questionary.select(printable(message), choices=options, default=chosen))
-
-    def text(self, message: str, default: str, validate: Callable[[str], object], back: bool = False):
-        import questionary
-
-        hint = f"({BACK_TEXT} goes back) " if back else None
-        answer = _asked(questionary.text(printable(message), default=default, validate=validate, instruction=hint))
-        return BACK if back and answer.strip() == BACK_TEXT else answer
-
-
-def _asked(question, back_key: Optional[str] = None):
-    """The question's answer; ``back_key`` ends it with BACK (prompt_toolkit runs the most
-    specific binding). prompt_toolkit's own SIGINT handling is off: ``_interrupts`` handles it."""
-    if back_key:
-        from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
-
-        bindings = KeyBindings()
-
-        @bindings.add(back_key, eager=True)
-        def _back(event):
-            event.app.exit(result=BACK)
-
-        question.application.key_bindings = merge_key_bindings([question.application.key_bindings, bindings])
-    app = question.application
-    _SIGINT.asking = True
-    try:
-        answer = app.run(handle_sigint=False, pre_run=lambda: _SIGINT.received and _end(app))
-    finally:
-        _SIGINT.asking = False
-    if _SIGINT.received:  # the question ended with an answer as the signal came: the session ends all the same
-        raise KeyboardInterrupt
-    return answer
-
-
-class _SigintState:
-    """Whether a question is being asked (from before its application starts until after it
-    ends), and whether a SIGINT came meanwhile."""
-
-    asking = False
-    received = False
-
-
-_SIGINT = _SigintState()
-
-
-def _end(app) -> None:
-    """End a question's application as its Ctrl-C key does."""
-    if app.future is not None and not app.future.done():
-        app.exit(exception=KeyboardInterrupt, style="class:aborting")
-
-
-@contextmanager
-def _interrupts():
-    """SIGINT ends the session wherever it is, for as long as it lasts. Left to them, asyncio
-    (``asyncio.run`` cancels its task on a first SIGINT, which prompt_toolkit may absorb) and
-    prompt_toolkit (which turns the signal into a ``<sigint>`` key that questionary's prompts
-    ignore) lost a Ctrl-C sent while a question was starting, or a ``kill -INT``: the session
-    waited for ever. While a question is asked, the signal is noted and its application ended
-    from its event loop, or as it starts (``pre_run``), or ``_asked`` raises once it is over:
-    raising inside the loop, or before it runs, would leave its tasks or its coroutine pending.
-    Otherwise the signal raises KeyboardInterrupt. A handler that is not
-    ``signal.default_int_handler`` keeps asyncio's away."""
-    import signal
-
-    from prompt_toolkit.application.current import get_app_or_none
-
-    def interrupted(signum, frame):
-        if not _SIGINT.asking:
-            raise KeyboardInterrupt
-        _SIGINT.received = True
-        app = get_app_or_none()
-        if app is not None and app.loop is not None:
-            app.loop.call_soon_threadsafe(_end, app)
-
-    previous = signal.signal(signal.SIGINT, interrupted)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-class PlainPrompts:
-    """Questions as lines of text, for a terminal that shows escape codes as text (``TERM=dumb``):
-    no cursor movement and no colour; Enter keeps the default, a choice is picked by its number,
-    b (or <) goes back."""
-
-    def __init__(self, screen=None, stdin=None):
-        self.screen, self.stdin = screen or sys.stdout, stdin or sys.stdin
-
-    def say(self, text: str) -> None:
-        self.screen.write(printable(text) + "\n")
-        self.screen.flush()
-
-    def _read(self, prompt: str) -> str:
-        self.screen.write(printable(prompt))
-        self.screen.flush()
-        line = self.stdin.readline()
-        if not line:
-            raise EOFError
-        return line.rstrip("\r\n")
-
-    def confirm(self, message: str, default: bool, back: bool = False):
-        while True:
-            answer = self._read(f"? {message} ({'Y/n' if default else 'y/N'}{', b goes back' if back else ''}) ").strip().lower()
-            if not answer:
-                return default
-            if back and answer in ("b", "back", BACK_TEXT):
-                return BACK
-            if answer in ("y", "yes", "n", "no"):
-                return answer.startswith("y")
-            self.say("  answer y or n (Enter keeps the default)")
-
-    def select(self, message: str, choices: list, default, back: bool = False):
-        default = default if any(value == default for value, _ in choices) else choices[0][0]
-        choices = list(choices) + ([(BACK, BACK_CHOICE)] if back else [])
-        self.say(f"? {message}")
-        for number, (value, label) in enumerate(choices, 1):
-            self.say(f"  {number}) {label}" + ("  (default)" if value == default else ""))
-        while True:
-            answer = self._read(f"  1-{len(choices)}, Enter for the default: ").strip()
-            if not answer:
-                return default
-            if back and answer in ("b", "back", BACK_TEXT):
-                return BACK
-            if answer.isdigit() and 1 <= int(answer) <= len(choices):
-                return choices[int(answer) - 1][0]
-            named = [value for value, label in choices if answer in (str(value), label)]
-            if named:
-                return named[0]
-            self.say(f"  a number from 1 to {len(choices)}")
-
-    def text(self, message: str, default: str, validate: Callable[[str], object], back: bool = False):
-        while True:
-            answer = self._read(f"? {message} " + (f"[{default}] " if default else "") + (f"({BACK_TEXT} goes back) " if back else ""))
-            if back and answer.strip() == BACK_TEXT:
-                return BACK
-            if not answer.strip():
-                answer = default
-            verdict = validate(answer)
-            if verdict is True:
-                return answer
-            self.say(f"  {verdict}")
-
-
-# --- the session ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Session:
-    """One run of the questions; ``say`` prints a figure, ``help`` a help line, ``prompts`` asks
-    (questionary's by default). Every question after the first can go back to the one before."""
-
-    catalog: Catalog
-    prefill: Answers = field(default_factory=dict)
-    say: Callable[[str], None] = print
-    help: Callable[[str], None] = print
-    prompts: object = field(default_factory=QuestionaryPrompts)
-    given: Answers = field(default_factory=dict)  # the last answer given to each question (a default after going back)
-
-    def default_for(self, q: Question, answers: Answers):
-        """Where every default comes from: this session's last answer to it, the pre-filled file,
-        else the question's own default."""
-        if q.name in self.given:
-            return self.given[q.name]
-        if q.name in self.prefill:
-            return self.prefill[q.name]
-        return q.default_value(answers, self.catalog)
-
-    def run(self) -> Answers:
-        asked = questions(self.catalog)
-        answers: Answers = dict(self.prefill)
-        history: list[tuple[int, Answers]] = []  # (question asked, the answers before it)
-        i = 0
-        while i < len(asked):
-            q = asked[i]
-            if not q.when(answers):
-                if not q.name.startswith("_") and q.name not in self.prefill:
-                    answers.pop(q.name, None)  # a skipped question is not recorded
-                i += 1
-                continue
-            self._show(FIGURES_BEFORE.get(q.name), answers)
-            self.help(q.help)
-            value = self._ask(q, self.default_for(q, answers), answers, back=bool(history))
-            if value is BACK:
-                i, answers = history.pop()
-                continue
-            history.append((i, dict(answers)))
-            answers[q.name] = self.given[q.name] = value
-            self._show(FIGURES_AFTER.get(q.name), answers)
-            i += 1
-        return settle(answers)
-
-    def _show(self, figure, answers: Answers) -> None:
-        if figure and (text := figure(answers, self.catalog)):
-            self.say(text)
-
-    def _ask(self, q: Question, default, answers: Answers, back: bool):
-        message = q.message_for(answers, self.catalog)
-        if q.kind == "confirm":
-            return self.prompts.confirm(message, bool(default), back=back)
-        if q.kind == "select":
-            value = self.prompts.select(message, q.choices_for(answers, self.catalog), UNSET if default is None else default, back=back)
-            return None if value == UNSET else value
-
-        def check(text: str):
-            if not text.strip() and q.optional:
-                return True
-            if back and text.strip() == BACK_TEXT:
-                return True
-            try:
-                parse_number(text, q)
-            except ValueError as exc:
-                return str(exc)
-            return True
-
-        shown = "" if default is None else f"{default:g}" if isinstance(default, float) else str(default)
-        text = self.prompts.text(message, shown, check, back=back)
-        if text is BACK:
-            return BACK
-        return None if not text.strip() and q.optional else parse_number(text, q)
-
-
-# --- the command -------------------------------------------------------------------------------------
+from . import quickstart
+from .prompts import prompting
 
 
 def ask(args) -> int:
     if not sys.stdin.isatty():
         raise UsageError("advisor ask asks questions and needs a terminal", "without one, decide a saved scenario: advisor run FILE")
-    from ..decide.decision import Advisor
-
-    advisor = Advisor(args.rules)
+    loading = quickstart.Loading(lambda: _load(args.rules))
+    first = None if (args.from_file or args.save or args.rules) else quickstart.cached()
+    if first is None:
+        loading.result()  # everything the user gave is checked before the first question
     screen = sys.stdout if sys.stdout.isatty() else sys.stderr  # prompts never mix with data on a pipe
-    with _prompting(screen) as (prompts, say, help_):
+    with prompting(screen) as (prompts, say, help_):
         try:
+            answer = None
+            if first is not None:
+                help_(first.help)
+                answer = prompts.select(first.message, list(first.choices), first.default, on_shown=loading.start)
+            advisor = loading.result()
+            from ..scenario.questions import to_scenario
+            from .session import Session, first_question
+
+            shown = first_question(advisor.catalog)
+            if shown is not None:
+                quickstart.remember(shown)
             prefill, name = _prefill(args, advisor.catalog, prompts)
             session = Session(advisor.catalog, prefill, say=say, help=help_, prompts=prompts)
-            data = to_scenario(session.run(), advisor.catalog, name)
+            data = to_scenario(session.run(first=(first.name, answer) if first is not None else None), advisor.catalog, name)
             decision = _decide_and_record(args, advisor, data, name)
             _show_result(args, advisor, decision)
             _offer_to_save(args, data, name, prompts)
@@ -364,29 +50,19 @@ def ask(args) -> int:
     return 0
 
 
-@contextmanager
-def _prompting(screen):
-    """(prompts, say, help) for this terminal: questionary's, or plain lines on ``TERM=dumb``."""
-    from ..render import term
+def _load(rules: Optional[str]):
+    from ..decide.decision import Advisor
 
-    if term.dumb_terminal():
-        prompts = PlainPrompts(screen)
-        yield prompts, prompts.say, prompts.say
-        return
-    from prompt_toolkit.application import create_app_session
-    from prompt_toolkit.output import create_output
-
-    with create_app_session(output=create_output(stdout=screen)), _interrupts():
-        import questionary
-
-        yield (QuestionaryPrompts(), lambda text: questionary.print(printable(text), style="fg:ansicyan"),
-               lambda text: questionary.print(printable(text), style="fg:ansibrightblack"))
+    return Advisor(rules)
 
 
-def _prefill(args, catalog: Catalog, prompts) -> tuple[Answers, str]:
+def _prefill(args, catalog, prompts) -> tuple[dict, str]:
     """Answers from ``--from``, and the scenario's name (the --save file's stem, when given).
     Everything that can be checked before the questions is: the --from scenario (against the
     catalogs too) and the --save file (its name, where it goes, whether it is the --from file)."""
+    from ..scenario import files as scenario_files
+    from ..scenario.questions import from_scenario
+
     prefill, name = {}, "guided-session"
     if args.from_file:
         loaded = scenario_files.first_scenario(args.from_file, catalog)
@@ -411,6 +87,7 @@ def _same_file(first: str, second: str) -> bool:
 
 def _decide_and_record(args, advisor, data: dict, name: str):
     from ..audit.store import rows_of
+    from ..scenario import files as scenario_files
     from .recording import recorder
 
     loaded = scenario_files.from_data(data, display_path(args.save) if args.save else "<ask>", name)
@@ -437,6 +114,8 @@ def _show_result(args, advisor, decision) -> None:
 
 
 def _offer_to_save(args, data: dict, name: str, prompts) -> None:
+    from ..scenario import files as scenario_files
+
     target = args.save
     if target is None and prompts.confirm("Save these answers as a scenario file?", False):
         target = prompts.text("File name?", f"{name}.yaml", _writable_answer)
@@ -463,6 +142,8 @@ def _writable_answer(text: str):
 def _check_writable(path: Path) -> None:
     """A scenario file can be saved at ``path``; checked before any question is asked, so that a
     session is never lost to a name that cannot be saved."""
+    from ..scenario.spec import NAME_MAX_CHARS
+
     shown = printable(display_path(path))
     parent = path.parent
     try:

@@ -3,7 +3,7 @@
 Each ``Question`` names the scenario field it fills, its help text, its default, when it is
 asked (``when``, on the answers so far) and how an answer is checked (by the scenario model
 itself, so "$20k" or "70%" reads as in a file); the loop that asks them, and goes back, is in the
-CLI (``advisor.cli.ask``). What an answer implies for others (FP8 weights make a pre-filled
+CLI (``advisor.cli.session``). What an answer implies for others (FP8 weights make a pre-filled
 precision moot; "another size" means params_b; the load stated one way drops the other) is
 settled here, in ``settle``.
 """
