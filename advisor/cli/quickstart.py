@@ -3,10 +3,12 @@
 Loading the advisor (pydantic, the catalogs, the rules, the engine) takes about half a second
 here, and the first question needs only the models' names. So the first question as a session
 last showed it (its field, text, help, choices and default) is kept in the user's cache
-directory beside a digest of the advisor's version and of every catalog file; the next session
-shows it at once and loads the advisor in a background thread while it waits for the answer.
-A cache that is missing, unreadable, malformed or made from other catalogs is ignored (the
-session loads first, as without one); its text is data, shown as the prompts show any text.
+directory beside a digest of what it is made from (the advisor's version, the questions' source,
+every catalog file); the next session shows it at once and loads the advisor in a background
+thread while it waits for the answer. A cache that is missing, unreadable, malformed or made
+from anything else is ignored (the session loads first, as without one); its text is data,
+shown as the prompts show any text, and an answer the loaded catalog does not offer is asked
+again.
 What a user gives (--from, --save, --rules) is checked before the first question, so such a
 session loads first too.
 """
@@ -56,10 +58,16 @@ def cache_file() -> Optional[Path]:
     return Path(base) / "advisor" / CACHE_NAME
 
 
+#: Where the first question's text is written (its choices come from the catalogs).
+_QUESTIONS_SOURCE = Path(__file__).resolve().parent.parent / "scenario" / "questions.py"
+
+
 @functools.lru_cache(maxsize=1)
 def catalog_digest() -> str:
-    """SHA-256 of the advisor's version and of every catalog file, by name and content."""
+    """SHA-256 of the advisor's version, of the questions' source and of every catalog file, by
+    name and content: whatever the first question is made from."""
     digest = hashlib.sha256(f"advisor {__version__}\0".encode())
+    digest.update(_QUESTIONS_SOURCE.read_bytes() + b"\0")
     root = resources.catalog_dir()
     for path in resources.catalog_files():
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
