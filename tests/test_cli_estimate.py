@@ -148,6 +148,23 @@ def test_help_on_every_command(command):
     assert proc.returncode == 0 and "usage: advisor" in proc.stdout
 
 
+def test_a_run_builds_only_the_parser_of_its_command_and_parses_as_the_whole_parser_does():
+    from advisor.cli.main import COMMANDS, build_parser, named_command
+
+    subcommands = lambda parser: set(parser._subparsers._group_actions[0].choices)  # noqa: E731
+    assert tuple(build_parser()._subparsers._group_actions[0].choices) == COMMANDS  # the list is the builders' own
+    for command in COMMANDS:
+        assert subcommands(build_parser(command)) == {command}
+    line = ["--debug", "plan", "--model", "llama-3-70b", "--tokens-per-day", "2e9", "--ttft-ms", "1000"]
+    assert named_command(line) == "plan"
+    assert vars(build_parser("plan").parse_args(line)) == vars(build_parser().parse_args(line))
+    assert named_command(["--help", "run"]) is None and named_command(["runn"]) is None and named_command([]) is None
+    top = run_cli("--help", "run")  # the top-level help lists every command
+    assert top.returncode == 0 and all(command in top.stdout for command in COMMANDS)
+    typo = run_cli("runn", "x.yaml")  # an unknown command is told with every command known
+    assert typo.returncode == 2 and "invalid choice: 'runn'" in typo.stderr and "'run'" in typo.stderr
+
+
 def test_version():
     proc = run_cli("--version")
     assert proc.returncode == 0 and proc.stdout.startswith("advisor ")

@@ -390,14 +390,50 @@ def _add_rules_commands(sub) -> None:
     schema.set_defaults(handler="schema")
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: Every command, in the order the builders add them: a run builds only the parser of the command
+#: it names (all of them take about 20 ms), --help and anything unknown build them all.
+COMMANDS = ("estimate", "compare", "plan", "gpus", "models", "run", "sweep", "chart", "report", "ask", "explain", "audit", "rules",
+            "schema")
+
+
+class _Unbuilt:
+    """A command's parser that this invocation does not use: takes every builder's call, builds nothing."""
+
+    def __getattr__(self, name: str):
+        return lambda *args, **kwargs: self
+
+
+class _OneCommand:
+    """The commands' subparsers action, as the builders see it: it builds the parser of ``wanted``
+    only (every command's when ``wanted`` is None)."""
+
+    def __init__(self, sub, wanted: Optional[str]):
+        self._sub, self._wanted = sub, wanted
+
+    def add_parser(self, name: str, **kwargs):
+        return self._sub.add_parser(name, **kwargs) if self._wanted in (None, name) else _Unbuilt()
+
+
+def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of ``command`` only (one of COMMANDS)."""
     parser = _Parser(prog="advisor", description="GPU procurement advisor for LLM inference: H100 or A100, with the figures behind it.")
     parser.add_argument("--version", action="version", version=f"advisor {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = _OneCommand(parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser), command)
     for add in (_add_figures_commands, _add_deciding_commands, _add_audit_commands, _add_rules_commands):
         add(sub)
     return parser
+
+
+def named_command(argv: Sequence[str]) -> Optional[str]:
+    """The command ``argv`` names (its first word that is not an option) when it is one of
+    COMMANDS and no --help comes before it; else None (the top-level options take no value)."""
+    for word in argv:
+        if word in ("-h", "--help"):
+            return None
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
 
 
 # --- entry point -------------------------------------------------------------------------------
@@ -416,7 +452,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def _main(argv, closed: set) -> int:
     from .streams import OutputError, discard_output
 
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(named_command(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)
