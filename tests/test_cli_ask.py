@@ -143,7 +143,7 @@ STARTS = [pytest.param(("--save", "mine.yaml"), id="loaded-first"), pytest.param
 
 
 @pytest.fixture(params=STARTS)
-def start(request, tmp_path, monkeypatch):
+def start(request):
     if not request.param:
         request.getfixturevalue("kept_first_question")
     return request.param

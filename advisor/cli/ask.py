@@ -37,7 +37,7 @@ def ask(args) -> int:
             from .session import Session, first_question
 
             shown = first_question(advisor.catalog)
-            if shown is not None:
+            if shown is not None and shown != first:  # the one on screen came from the cache and is current
                 quickstart.remember(shown)
             prefill, name = _prefill(args, advisor.catalog, prompts)
             session = Session(advisor.catalog, prefill, say=say, help=help_, prompts=prompts)

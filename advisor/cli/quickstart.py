@@ -111,9 +111,10 @@ def parse(data, digest: str) -> Optional[FirstQuestion]:
 
 
 def remember(question: FirstQuestion) -> None:
-    """Keep ``question`` for the next session; a cache that cannot be written is no error."""
+    """Keep ``question`` for the next session (unless kept already); a cache that cannot be
+    written is no error."""
     path = cache_file()
-    if path is None:
+    if path is None or cached() == question:
         return
     try:
         text = json.dumps({"format": CACHE_FORMAT, "digest": catalog_digest(), "question": question.to_json()})
@@ -121,8 +122,6 @@ def remember(question: FirstQuestion) -> None:
         return
     temporary = path.with_name(f".{CACHE_NAME}.{os.getpid()}")
     try:
-        if path.is_file() and path.read_text(encoding="utf-8", errors="replace") == text:
-            return
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary.write_text(text, encoding="utf-8")
         os.replace(temporary, path)

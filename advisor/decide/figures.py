@@ -347,12 +347,12 @@ def _with_reference_load(planner: Planner, request: PlanRequest, notes: list) ->
     if request.traffic.requests_per_s is not None:
         return request
     order = [*SEED_PAIR, *(g for g in planner.catalog.gpus if g not in SEED_PAIR)]
-    reference = next((g for g in order if planner.plan_one(request, g).plan), None)
+    reference = next((p for p in (planner.plan_one(request, g) for g in order) if p.plan), None)
     if reference is None:
         return request
-    peak = planner.plan_one(request, reference).plan.peak_rps
+    peak = reference.plan.peak_rps
     traffic = Traffic(peak / request.traffic.peak_to_average, request.traffic.peak_to_average, request.traffic.headroom)
-    notes.append(f"no load given: every GPU is planned for the peak one {reference} replica carries "
+    notes.append(f"no load given: every GPU is planned for the peak one {reference.gpu} replica carries "
                  f"within the targets, {peak:,.2f} requests/s ({traffic.requests_per_s:,.2f} on average)")
     return replace(request, traffic=traffic)
 

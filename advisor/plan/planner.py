@@ -155,10 +155,8 @@ class Planner:
         cached = self._cache.get(request)
         if cached is not None:
             return cached[gpu_id]
-        gpu = self.catalog.gpu(gpu_id)
         return _remembered(self._single, (request, gpu_id), 4 * self.cache_size,
-                           lambda: _price_gpu(gpu, _size_gpu(self.catalog.efficiency, gpu, request, self._replica), request,
-                                              self.catalog.efficiency.hours_per_month))
+                           lambda: plan_gpu(self.catalog, self.catalog.gpu(gpu_id), request, self._replica))
 
     def _replica(self, eff: Efficiency, gpu: Gpu, precision: str, tp: int, request: PlanRequest):
         key = (gpu.id, precision, tp, request.model, request.prompt_tokens, request.output_tokens, request.targets, request.kv_precision)
@@ -175,10 +173,11 @@ def _remembered(cache: dict, key, size: int, compute):
     return value
 
 
-def plan_gpu(catalog: Catalog, gpu: Gpu, request: PlanRequest) -> GpuPlan:
-    """The cheapest plan on ``gpu`` among its precisions and tensor-parallel sizes."""
+def plan_gpu(catalog: Catalog, gpu: Gpu, request: PlanRequest, at_most=None) -> GpuPlan:
+    """The cheapest plan on ``gpu`` among its precisions and tensor-parallel sizes (``at_most``:
+    how a candidate's replica is found, ``_at_most`` or a cache of it)."""
     eff = catalog.efficiency
-    return _price_gpu(gpu, _size_gpu(eff, gpu, request, _at_most), request, eff.hours_per_month)
+    return _price_gpu(gpu, _size_gpu(eff, gpu, request, at_most or _at_most), request, eff.hours_per_month)
 
 
 def _size_gpu(eff: Efficiency, gpu: Gpu, request: PlanRequest, at_most) -> Union[str, list]:
