@@ -36,7 +36,8 @@ def spawn(*args, tmp_path, **env):
 
 QUESTIONS = questions(load_catalog())
 # Each question prints its help line once, before it is asked; then the question itself is drawn
-# once the prompt reads keys. Keys are sent only once the question is on screen.
+# (a kept first question before its prompt reads keys: keys wait for it). Keys are sent only once
+# the question is on screen.
 HELP = [re.escape(question.help) for question in QUESTIONS]
 SAVE = r"Save these answers as a scenario file\?"
 
@@ -206,6 +207,27 @@ def test_a_session_keeps_its_first_question_and_the_next_asks_it_before_loading(
         assert [value for value, _ in kept["question"]["choices"]] == [*load_catalog().models, OTHER_SIZE]
         assert kept["question"]["message"] == QUESTIONS[0].message and kept["digest"] == quickstart.catalog_digest()
     assert verdicts[0] == verdicts[1]
+
+
+def test_a_kept_first_question_takes_keys_pressed_before_its_prompt_has_started(tmp_path, kept_first_question):
+    # drawn before questionary is imported (prompts.EarlySelect); keys pressed at once wait for the
+    # prompt, which draws itself over the early lines: Down then Enter picks the model after the default
+    first = first_question(load_catalog())
+    values = [value for value, _ in first.choices]
+    child = spawn("--no-audit", "--format", "json", tmp_path=tmp_path)
+    child.expect(re.escape(first.message))
+    child.send("\x1b[B\r")
+    answer_all_with_enter(child)
+    body = transcript(child)
+    decision = json.loads(body[body.index('{"version"'):body.rindex("}") + 1].replace("\r\n", "\n"))["decisions"][0]
+    assert decision["input"]["workload"]["model"] == values[values.index(first.default) + 1]
+    assert body.count(QUESTIONS[0].help) == 1  # the help above it, once
+    early_lines_erased = f"\r\x1b[{len(first.choices)}A\x1b[J"  # back to the question's first row, where the prompt draws
+    assert early_lines_erased in child.logfile_read.getvalue()
+    child.send("\r")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
 
 
 def test_a_kept_first_question_is_data_and_an_answer_the_catalog_lacks_is_asked_again(tmp_path, kept_first_question):

@@ -1,13 +1,19 @@
 """`advisor ask`'s first question before the advisor loads (advisor/cli/quickstart.py): what is
-kept, what is refused, and the background loading. The sessions themselves are in test_cli_ask."""
+kept, what is refused, the background loading, and the question drawn before the prompts' library
+loads (cli/prompts.EarlySelect, in a pseudo-terminal). The sessions themselves are in test_cli_ask."""
 
 import json
+import os
+import select
 import subprocess
 import sys
+import termios
+import unicodedata
 
 import pytest
 from advisor.catalog.load import load_catalog
 from advisor.cli import quickstart
+from advisor.cli.prompts import EarlySelect
 from advisor.cli.session import first_question
 from advisor.errors import DataError
 
@@ -89,10 +95,82 @@ def test_loading_runs_once_in_its_thread_and_hands_over_what_it_raised():
     assert here.result() == here.result() == "here" and calls == [1, 2]
 
 
-def test_what_runs_before_the_first_question_imports_neither_pydantic_nor_yaml_nor_the_engine():
+def test_what_runs_before_the_first_question_imports_neither_pydantic_nor_yaml_nor_the_engine_nor_the_prompts():
     # the point of the kept first question: it is on screen before any of these is imported
     code = ("import sys\nimport advisor.cli.main, advisor.cli.commands, advisor.cli.ask, advisor.cli.prompts\n"
             "from advisor.cli import quickstart\nquickstart.cached()\n"
-            "print(sorted(m for m in ('pydantic', 'yaml', 'durable', 'advisor.catalog.load', 'advisor.rules.engine') if m in sys.modules))")
+            "advisor.cli.prompts.EarlySelect.draw(sys.stdout, 'help', 'Which model?', [('a', 'a')], 'a', False)\n"
+            "print(sorted(m for m in ('pydantic', 'yaml', 'durable', 'advisor.catalog.load', 'advisor.rules.engine', 'prompt_toolkit', "
+            "'questionary') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "[]"
+
+
+# --- the first question drawn before the prompts' library loads (cli/prompts.EarlySelect) -------------
+
+CHOICES = [("a", "a  (1B)"), ("b", "b \x1b[31m(2B)")]
+
+
+@pytest.fixture
+def terminal(monkeypatch):
+    """A pseudo-terminal of 100 x 30 as the session's stdin and screen: (its other side, its fd, the screen)."""
+    other, fd = os.openpty()
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("LINES", "30")
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setattr(sys, "stdin", os.fdopen(fd, "r", closefd=False))
+    screen = os.fdopen(os.dup(fd), "w")
+    yield other, fd, screen
+    screen.close()
+    os.close(fd)
+    os.close(other)
+
+
+def _shown(other: int, ending: bytes) -> str:
+    """What the pseudo-terminal shows up to ``ending`` (a hang guard, not a wait for time to pass)."""
+    data = b""
+    while not data.endswith(ending):
+        ready, _, _ = select.select([other], [], [], 30)
+        assert ready, f"nothing more shown after {data!r}"
+        data += os.read(other, 65536)
+    return data.decode()
+
+
+def test_the_first_question_is_drawn_as_the_prompt_draws_it_and_keys_wait_for_the_prompt(terminal):
+    other, fd, screen = terminal
+    modes = termios.tcgetattr(fd)
+    early = EarlySelect.draw(screen, "Sizes from config.json.", "Which model?", CHOICES, "b", colour=False)
+    assert _shown(other, b"(2B)") == ("Sizes from config.json.\r\n? Which model? (Use arrow keys)\r\n   a  (1B)\r\n"
+                                      " \u00bb b \\x1b[31m(2B)")  # the kept text is data: shown escaped
+    lflag = termios.tcgetattr(fd)[3]
+    assert not lflag & (termios.ECHO | termios.ICANON) and lflag & termios.ISIG  # Ctrl-C still signals
+    os.write(other, b"\x1b[B")  # a key pressed before the prompt starts: kept whole for it, not a line to edit
+    assert os.read(fd, 16) == b"\x1b[B"
+    early.erase()
+    assert _shown(other, b"[J") == "\r\x1b[2A\x1b[J"  # back to the question's first row: the prompt draws there
+    early.restore()
+    assert termios.tcgetattr(fd) == modes
+
+
+def test_a_line_wider_than_the_terminal_is_clipped_to_one_row(terminal, monkeypatch):
+    other, _, screen = terminal
+    monkeypatch.setenv("COLUMNS", "40")
+    choices = [("a", "a" * 60), ("b", "\u6a21\u578b" * 20)]  # double-width characters count two columns
+    EarlySelect.draw(screen, "", "Which of these models will you serve today?", choices, "a", colour=False).restore()
+    rows = _shown(other, "\u2026\r\n".encode()).split("\r\n")[:-1]  # restored without a prompt: a new line below
+    widths = [sum(2 if unicodedata.east_asian_width(c) == "W" else 1 for c in row) for row in rows]
+    assert len(rows) == 3 and max(widths) < 40 and all(row.endswith("\u2026") for row in rows[1:])
+
+
+@pytest.mark.parametrize("setting", [("TERM", "dumb"), ("LINES", "3"), ("COLUMNS", "39")])
+def test_nothing_is_drawn_early_where_it_could_not_be_erased_exactly(terminal, monkeypatch, setting):
+    _, fd, screen = terminal
+    monkeypatch.setenv(*setting)
+    modes = termios.tcgetattr(fd)
+    assert EarlySelect.draw(screen, "help", "Which model?", CHOICES, "a", colour=False) is None
+    assert termios.tcgetattr(fd) == modes
+
+
+def test_nothing_is_drawn_early_without_a_terminal(tmp_path):
+    with open(tmp_path / "screen", "w") as screen:
+        assert EarlySelect.draw(screen, "help", "Which model?", CHOICES, "a", colour=False) is None

@@ -2,6 +2,7 @@
 grouped-query, latent (MLA) and mixture-of-experts models."""
 
 import math
+import pickle
 
 import pytest
 
@@ -33,6 +34,17 @@ def test_tpot_of_the_average_iteration_hand_worked(replica):
     assert replica.capacity_rps(b) == pytest.approx(b / (256 * tpot), rel=1e-12)
     # 0.365 ms overhead + 6.738 ms weights (memory-bound) + 0.584 ms KV cache (memory-bound)
     assert tpot * 1e3 == pytest.approx(0.365 + 6.738 + 0.584, abs=0.002)
+
+
+@pytest.mark.parametrize("model", ["llama-3-8b", "llama-3-70b", "mixtral-8x7b", "deepseek-v3"])
+@pytest.mark.parametrize("gpu, precision, tp", [("h100-80gb", "fp8", 8), ("a100-80gb", "bf16", 8), ("mi300x", "bf16", 1)])
+def test_the_bound_iteration_function_is_mixed_step_exactly(catalog, model, gpu, precision, tp):
+    # The planner's hot path (timing.Pass.mixed_seconds) must give the very floats of the
+    # term-by-term step it stands for, at every concurrency: none, fractional, past the output length.
+    r = Replica(catalog.gpu(gpu), catalog.model(model), precision, precision, tp, catalog.efficiency, 3000, 200)
+    for b in (0, 0.37, 1, 7.5, 64, 199.9, 200, 201, 1024):
+        assert r.tpot_s(b) == r.mixed_step(b).total_s
+    assert pickle.loads(pickle.dumps(r)).tpot_s(64) == r.tpot_s(64)  # the bound function is not pickled, but made again
 
 
 def test_concurrency_at_a_load_follows_littles_law(replica):

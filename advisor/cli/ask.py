@@ -3,7 +3,8 @@ question when it can: ``quickstart``), ask the questions (``session``, through `
 decide, record, show the result and offer to save the answers. What can be checked before the
 first question is (the --from scenario, the --save file, the --rules directory), so that a
 session is never lost at the end. The modules that need pydantic are imported once the first
-question is on screen.
+question is on screen; a kept first question is drawn before even questionary is imported
+(``prompts.EarlySelect``), and keys pressed meanwhile wait for its prompt.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Optional
 
 from ..errors import InputError, UsageError, display_path, printable
 from . import quickstart
-from .prompts import prompting
+from .prompts import EarlySelect, prompting
 
 
 def ask(args) -> int:
@@ -26,12 +27,26 @@ def ask(args) -> int:
     if first is None:
         loading.result()  # everything the user gave is checked before the first question
     screen = sys.stdout if sys.stdout.isatty() else sys.stderr  # prompts never mix with data on a pipe
+    early = None
+    if first is not None:  # on screen before the prompts' library is imported
+        from ..render.term import colour_enabled
+
+        early = EarlySelect.draw(screen, first.help, first.message, first.choices, first.default, colour_enabled(screen))
+    try:
+        return _session(args, loading, first, early, screen)
+    finally:
+        if early is not None:
+            early.restore()
+
+
+def _session(args, loading, first, early, screen) -> int:
     with prompting(screen) as (prompts, say, help_):
         try:
             answer = None
             if first is not None:
-                help_(first.help)
-                answer = prompts.select(first.message, list(first.choices), first.default, on_shown=loading.start)
+                if early is None:
+                    help_(first.help)
+                answer = prompts.select(first.message, list(first.choices), first.default, on_shown=loading.start, early=early)
             advisor = loading.result()
             from ..scenario.questions import to_scenario
             from .session import Session, first_question

@@ -37,15 +37,23 @@ class QuestionaryPrompts:
         answer = _asked(question, back_key="b" if back else None)
         return answer if answer is BACK else bool(answer)
 
-    def select(self, message: str, choices: list, default, back: bool = False, on_shown: Optional[Callable[[], None]] = None):
-        """``on_shown`` is called once the question is on screen."""
+    def select(self, message: str, choices: list, default, back: bool = False, on_shown: Optional[Callable[[], None]] = None,
+               early: Optional["EarlySelect"] = None):
+        """``on_shown`` is called once the question is on screen; ``early``: the question drawn
+        before questionary was imported, replaced by this prompt as it starts."""
         import questionary
 
         options = [questionary.Choice(printable(label), value=value) for value, label in choices]
         chosen = next((c for c in options if c.value == default), options[0])
         if back:
             options.append(questionary.Choice(BACK_CHOICE, value=BACK))
-        return _asked(questionary.select(printable(message), choices=options, default=chosen), on_shown=on_shown)
+        question = questionary.select(printable(message), choices=options, default=chosen)
+        if early is None:
+            return _asked(question, on_shown=on_shown)
+        try:
+            return _asked(question, on_shown=on_shown, before=early.erase)
+        finally:
+            early.restore()
 
     def text(self, message: str, default: str, validate: Callable[[str], object], back: bool = False):
         import questionary
@@ -55,10 +63,11 @@ class QuestionaryPrompts:
         return BACK if back and answer.strip() == BACK_TEXT else answer
 
 
-def _asked(question, back_key: Optional[str] = None, on_shown: Optional[Callable[[], None]] = None):
+def _asked(question, back_key: Optional[str] = None, on_shown: Optional[Callable[[], None]] = None,
+           before: Optional[Callable[[], None]] = None):
     """The question's answer; ``back_key`` ends it with BACK (prompt_toolkit runs the most
-    specific binding); ``on_shown`` runs after the question is first drawn. prompt_toolkit's own
-    SIGINT handling is off: ``_interrupts`` handles it."""
+    specific binding); ``on_shown`` runs after the question is first drawn, ``before`` just
+    before. prompt_toolkit's own SIGINT handling is off: ``_interrupts`` handles it."""
     if back_key:
         from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
 
@@ -76,14 +85,122 @@ def _asked(question, back_key: Optional[str] = None, on_shown: Optional[Callable
             on_shown()
 
         app.after_render += shown
+    def pre_run() -> None:
+        if before is not None:
+            before()
+        if _SIGINT.received:
+            _end(app)
+
     _SIGINT.asking = True
     try:
-        answer = app.run(handle_sigint=False, pre_run=lambda: _SIGINT.received and _end(app))
+        answer = app.run(handle_sigint=False, pre_run=pre_run)
     finally:
         _SIGINT.asking = False
     if _SIGINT.received:  # the question ended with an answer as the signal came: the session ends all the same
         raise KeyboardInterrupt
     return answer
+
+
+class EarlySelect:
+    """A select question drawn before questionary is imported (importing it takes 0.1-0.3 s), so
+    that it is on screen at once: the lines questionary's select draws first, its help above
+    them. Until the prompt starts, the terminal neither echoes nor edits lines, so keys pressed
+    meanwhile wait, untouched, for the prompt to read them; the prompt erases these lines and
+    draws itself in their place (``erase``), and ``restore`` gives the terminal back its modes.
+    ``draw`` returns None where that cannot be done exactly: not a terminal, ``TERM=dumb``, a
+    screen too small for the question."""
+
+    def __init__(self, screen, fd: int, modes: list, rows: int):
+        self.screen, self.fd, self.modes, self.rows = screen, fd, modes, rows
+        self.erased = self.restored = False
+
+    @classmethod
+    def draw(cls, screen, help_text: str, message: str, choices: list, default, colour: bool) -> Optional["EarlySelect"]:
+        import os
+        import termios
+
+        from ..render import term
+
+        try:
+            fd = sys.stdin.fileno()
+            if term.dumb_terminal() or not (screen.isatty() and os.isatty(fd)):
+                return None
+            modes = termios.tcgetattr(fd)
+        except (OSError, ValueError, termios.error):
+            return None
+        columns, lines = _size(screen)
+        rows = 1 + len(choices)
+        if columns < 40 or rows + 2 > lines:
+            return None
+        quiet = list(modes)
+        quiet[3] &= ~(termios.ECHO | termios.ICANON)  # lflag: keys wait unseen; Ctrl-C still signals
+        quiet[6] = list(quiet[6])
+        quiet[6][termios.VMIN], quiet[6][termios.VTIME] = 1, 0
+        try:
+            termios.tcsetattr(fd, termios.TCSANOW, quiet)  # TCSANOW: nothing typed is dropped
+        except termios.error:
+            return None
+        paint = (lambda code, text: f"\x1b[{code}m{text}\x1b[0m") if colour else (lambda code, text: text)
+        instruction = "(Use arrow keys)"
+        fit = lambda text, room: _clipped(printable(text), room)  # noqa: E731 - one row each, never wrapped
+        out = [paint("0;90", printable(help_text)) + "\n"] if help_text else []
+        out.append(paint("0;38;5;67", "?") + paint("0;1", f" {fit(message, columns - len(instruction) - 5)} ") + instruction)
+        for value, label in choices:
+            out.append("\n" + (" » " + paint("7", fit(label, columns - 4)) if value == default else "   " + fit(label, columns - 4)))
+        screen.write("".join(out))
+        screen.flush()
+        return cls(screen, fd, modes, rows)
+
+    def erase(self) -> None:
+        """Take the drawn question off the screen (the prompt draws itself where it began)."""
+        if not self.erased:
+            self.erased = True
+            self.screen.write(f"\r\x1b[{self.rows - 1}A\x1b[J" if self.rows > 1 else "\r\x1b[J")
+            self.screen.flush()
+
+    def restore(self) -> None:
+        """The terminal's modes as they were before ``draw``; below the drawn lines when no prompt
+        replaced them (the session ended first), so that what follows starts a line of its own."""
+        import termios
+
+        if not self.restored:
+            self.restored = True
+            try:
+                if not self.erased:
+                    self.screen.write("\n")
+                    self.screen.flush()
+                termios.tcsetattr(self.fd, termios.TCSANOW, self.modes)
+            except (OSError, ValueError, termios.error):
+                pass
+
+
+def _size(screen) -> tuple[int, int]:
+    """(columns, lines) of the terminal ``screen`` shows on; COLUMNS and LINES override it, as
+    shutil.get_terminal_size reads them (which asks stdout alone, perhaps a pipe here)."""
+    import os
+
+    try:
+        size = os.get_terminal_size(screen.fileno())
+        columns, lines = size.columns, size.lines
+    except (OSError, ValueError):
+        columns = lines = 0
+    for name in ("COLUMNS", "LINES"):
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            columns, lines = (int(value), lines) if name == "COLUMNS" else (columns, int(value))
+    return columns, lines
+
+
+def _clipped(text: str, columns: int) -> str:
+    """``text`` in at most ``columns`` terminal columns (a wide character counts two), "…" where cut."""
+    import unicodedata
+
+    used = 0
+    for index, char in enumerate(text):
+        used += 2 if unicodedata.east_asian_width(char) in "WF" else 1
+        if used > columns:
+            return text[: max(0, index - 1)] + "…"
+    return text
 
 
 class _SigintState:
@@ -164,7 +281,9 @@ class PlainPrompts:
                 return answer.startswith("y")
             self.say("  answer y or n (Enter keeps the default)")
 
-    def select(self, message: str, choices: list, default, back: bool = False, on_shown: Optional[Callable[[], None]] = None):
+    def select(self, message: str, choices: list, default, back: bool = False, on_shown: Optional[Callable[[], None]] = None,
+               early: Optional[EarlySelect] = None):
+        """``early`` is always None here: nothing is drawn early on a terminal without cursor movement."""
         default = default if any(value == default for value, _ in choices) else choices[0][0]
         choices = list(choices) + ([(BACK, BACK_CHOICE)] if back else [])
         self.say(f"? {message}")

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 from ..catalog.efficiency import Efficiency
 from ..catalog.hardware import Gpu
@@ -79,8 +79,20 @@ class Replica:
         return self.passes.step(concurrency, prompt, prompt * self.prompt_tokens / 2, min(1.0, concurrency / self.output_tokens))
 
     def tpot_s(self, concurrency: float) -> float:
-        prompt = concurrency * self.prompt_tokens / self.output_tokens
-        return self.passes.seconds(concurrency, prompt, prompt * self.prompt_tokens / 2, min(1.0, concurrency / self.output_tokens))
+        """The average iteration's time at ``concurrency`` (``mixed_step``'s total)."""
+        return self._tpot_function()(concurrency)
+
+    def _tpot_function(self) -> Callable[[float], float]:
+        """``tpot_s`` as a function of the concurrency, bound once per replica (timing.Pass.mixed_seconds)."""
+        tpot = self.__dict__.get("_tpot")
+        if tpot is None:
+            tpot = self.passes.mixed_seconds(self.prompt_tokens, self.output_tokens)
+            object.__setattr__(self, "_tpot", tpot)
+        return tpot
+
+    def __getstate__(self) -> dict:
+        """Pickled without the bound ``tpot_s`` function (a closure); it is made again on first use."""
+        return {k: v for k, v in self.__dict__.items() if k != "_tpot"}
 
     def tokens_per_s(self, concurrency: float) -> float:
         """Output tokens per second of the replica at ``concurrency``."""
@@ -96,7 +108,8 @@ class Replica:
             return 0.0
         if self.capacity_rps(limit) < load_rps:
             return None
-        return solve_rising(self.capacity_rps, load_rps, 0.0, float(limit))
+        tpot, osl = self._tpot_function(), self.output_tokens
+        return solve_rising(lambda b: b / tpot(b) / osl, load_rps, 0.0, float(limit))  # capacity_rps, inlined
 
     def prefill_work_s(self, concurrency: float) -> float:
         """D: the GPU time one prompt adds to the iterations it shares with ``concurrency`` decodes."""

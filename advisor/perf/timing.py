@@ -16,7 +16,7 @@ lookup table of measurements. A mixture-of-experts layer reads only the experts 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 from ..catalog.efficiency import Efficiency
 from ..catalog.hardware import Gpu
@@ -175,9 +175,39 @@ class Pass:
 
     def seconds(self, decode_seqs: float = 0, prefill_tokens: float = 0, prefill_pairs: float = 0.0,
                 prompt_share: Optional[float] = None) -> float:
-        """The pass's total time, as StepTime.total_s adds the terms up (the planner's hot path)."""
+        """The pass's total time, as StepTime.total_s adds the terms up."""
         weights, matmul, kv, attention, comm, overhead = self.terms(decode_seqs, prefill_tokens, prefill_pairs, prompt_share)
         return overhead + (weights if weights > matmul else matmul) + (kv if kv > attention else attention) + comm
+
+    def mixed_seconds(self, prompt_tokens: int, output_tokens: int) -> Callable[[float], float]:
+        """The average iteration's time at concurrency B as a function of B: ``seconds(B, P, P x ISL / 2,
+        min(1, B / OSL))`` with P = B x ISL / OSL prompt tokens (serving.Replica.tpot_s). The planner
+        calls it hundreds of thousands of times a batch, so the coefficients are bound once; the
+        arithmetic is ``terms``'s, in the same order, so it returns the same floats."""
+        isl, osl = prompt_tokens, output_tokens
+        experts, miss, expert_s, weights_s = self.experts, self.expert_miss, self.expert_s, self.weights_s
+        kv_per_seq, context = self.kv_s_per_seq, self.decode_context
+        comm_latency, comm_per_token = self.comm_latency_s, self.comm_s_per_token
+        decode_overhead, prefill_overhead = self.overhead_s["decode"], self.overhead_s["prefill"]
+        per_token, per_pair = self.matmul_s_per_token, self.attention_s_per_pair
+        overhead_step = prefill_overhead - decode_overhead
+
+        def seconds(concurrency: float) -> float:
+            prompt = concurrency * isl / osl
+            tokens = concurrency + prompt
+            phase = "decode" if prompt == 0 else "prefill"
+            share = concurrency / osl
+            if share > 1.0:
+                share = 1.0
+            weights = weights_s + (experts * (1 - miss ** tokens) if experts else 0.0) * expert_s
+            matmul = tokens * per_token[phase]
+            kv = concurrency * kv_per_seq
+            attention = (concurrency * context + prompt * isl / 2) * per_pair[phase]
+            comm = (comm_latency + tokens * comm_per_token) if tokens else 0.0
+            overhead = decode_overhead + share * overhead_step
+            return overhead + (weights if weights > matmul else matmul) + (kv if kv > attention else attention) + comm
+
+        return seconds
 
 
 def forward(gpu: Gpu, model: ModelSpec, precision: str, tp: int, eff: Efficiency, *, decode_seqs: float = 0,
