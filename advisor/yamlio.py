@@ -65,17 +65,22 @@ class Document:
     duplicates: list[YamlError] = field(default_factory=list)  # with keep_duplicates, each with its path
     find_lines: Optional[Any] = field(default=None, repr=False, compare=False)  # () -> lines, read when first asked
 
-    def line_of(self, path: DataPath) -> int | None:
-        """The line of ``path`` or of its nearest ancestor that has one."""
+    def all_lines(self) -> dict[DataPath, int]:
+        """The line of every value (found when first asked)."""
         if self.find_lines is not None:
             find, self.find_lines = self.find_lines, None
             self.lines.update(find())
+        return self.lines
+
+    def line_of(self, path: DataPath) -> int | None:
+        """The line of ``path`` or of its nearest ancestor that has one."""
+        lines = self.all_lines()
         path = tuple(path)
         while path:
-            if path in self.lines:
-                return self.lines[path]
+            if path in lines:
+                return lines[path]
             path = path[:-1]
-        return self.lines.get(())
+        return lines.get(())
 
 
 # --- how plain scalars are read: YAML 1.2 core numbers ----------------------------------------------
@@ -101,23 +106,45 @@ def _implicit_resolvers(keep_yaml11_numbers: bool = False) -> dict:
     return {first: resolvers for first, resolvers in table.items() if resolvers}
 
 
+def _int_of(text: str) -> int:
+    return int(text.replace("_", ""), 10)
+
+
+_SPECIAL_FLOATS = {".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf, ".nan": math.nan}
+
+
+def _float_of(text: str) -> float:
+    text = text.replace("_", "").lower()
+    special = _SPECIAL_FLOATS.get(text)
+    return special if special is not None else float(text)
+
+
+def _bool_of(text: str) -> bool:
+    return SafeConstructor.bool_values[text.lower()]
+
+
+def _construct_bool(loader, node) -> bool:
+    text = loader.construct_scalar(node)
+    try:
+        return _bool_of(text)
+    except KeyError:  # PyYAML lets it escape: !!bool y
+        raise ConstructorError(None, None, f"{_clip(repr(text))} is not a boolean (true or false)", node.start_mark) from None
+
+
 def _construct_int(loader, node) -> int:
     text = loader.construct_scalar(node)
     try:
-        return int(text.replace("_", ""), 10)
+        return _int_of(text)
     except ValueError:
         raise ConstructorError(None, None, f"{_clip(repr(text))} is not a decimal whole number", node.start_mark) from None
 
 
 def _construct_float(loader, node) -> float:
-    text = loader.construct_scalar(node).replace("_", "").lower()
-    special = {".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf, ".nan": math.nan}
-    if text in special:
-        return special[text]
+    text = loader.construct_scalar(node)
     try:
-        return float(text)
+        return _float_of(text)
     except ValueError:
-        raise ConstructorError(None, None, f"{_clip(repr(text))} is not a number", node.start_mark) from None
+        raise ConstructorError(None, None, f"{_clip(repr(text.replace('_', '').lower()))} is not a number", node.start_mark) from None
 
 
 def _construct_timestamp(loader, node):
@@ -196,6 +223,7 @@ class _StrictLoader(_SafeLoader):
 
 
 _StrictLoader.yaml_implicit_resolvers = _implicit_resolvers()
+_StrictLoader.add_constructor(_TAG + "bool", _construct_bool)
 _StrictLoader.add_constructor(_INT, _construct_int)
 _StrictLoader.add_constructor(_FLOAT, _construct_float)
 _StrictLoader.add_constructor(_TAG + "timestamp", _construct_timestamp)
@@ -233,6 +261,12 @@ def _effective_pairs(node: MappingNode, depth: int = 0):
             yield key_node, value_node, True
 
 
+#: Resolved tags of untagged scalars by (text, implicit): the same few keys and values recur in
+#: every entry of a list, and resolving runs a regular expression or two in Python each time.
+_SCALAR_TAGS: dict = {}
+_SCALAR_TAGS_KEPT = 4096
+
+
 class _Composer:
     """Nodes from the parser's events, one value at a time (PyYAML composes a whole document at
     once, so memory grew with the length of a list). Refuses absurd nesting and size as it reads;
@@ -246,7 +280,7 @@ class _Composer:
     def node(self, depth: int, what: str = "the document"):
         """The next value of the event stream as nodes; raises (YamlError or PyYAML's
         MarkedYAMLError) only once all of its events are read."""
-        get_event, resolve, anchors = self.loader.get_event, self.loader.resolve, self.anchors
+        get_event, resolve, anchors, tags = self.loader.get_event, self.loader.resolve, self.anchors, _SCALAR_TAGS
         stack: list = []  # open collections: [node, key node waiting for its value]
         error, count = None, 0
         while True:
@@ -277,7 +311,12 @@ class _Composer:
                 elif kind is ScalarEvent:
                     tag = event.tag
                     if tag is None or tag == "!":
-                        tag = resolve(ScalarNode, event.value, event.implicit)
+                        key = (event.value, event.implicit)
+                        tag = tags.get(key)
+                        if tag is None:
+                            if len(tags) >= _SCALAR_TAGS_KEPT:
+                                tags.clear()
+                            tag = tags[key] = resolve(ScalarNode, event.value, event.implicit)
                     node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
                 elif depth + len(stack) > MAX_DEPTH:
                     error = YamlError(f"nesting deeper than {MAX_DEPTH} levels", event.start_mark.line + 1)
@@ -352,9 +391,10 @@ def _children(node) -> list:
     return []
 
 
-def _record_lines(node, path: DataPath, lines: dict) -> None:
+def _lines_of(node, path: DataPath) -> dict[DataPath, int]:
     """The line of each value; for a mapping entry, the line of its key (where a reader looks).
     Values are visited in reading order, so a key written beside a merge key keeps its own line."""
+    lines: dict[DataPath, int] = {}
     stack = [(node, path, node.start_mark.line + 1)]
     while stack:
         node, path, line = stack.pop()
@@ -364,6 +404,7 @@ def _record_lines(node, path: DataPath, lines: dict) -> None:
             stack.extend((v, path + (k.value,), k.start_mark.line + 1) for k, v in reversed(pairs))
         elif isinstance(node, SequenceNode):
             stack.extend((child, path + (i,), child.start_mark.line + 1) for i, child in reversed(list(enumerate(node.value))))
+    return lines
 
 
 def _path_of_key(root, line: int, key) -> DataPath | None:
@@ -429,13 +470,60 @@ def _check_syntax(raw: bytes) -> None:
                 loader.get_event()
 
 
+class _NotPlain(Exception):
+    """A value ``_plain`` leaves to PyYAML's constructor."""
+
+
+_PLAIN_SCALARS = {_TAG + "str": str, _TAG + "int": _int_of, _TAG + "float": _float_of,
+                  _TAG + "bool": _bool_of, _TAG + "null": lambda text: None}
+_MAP, _SEQ = _TAG + "map", _TAG + "seq"
+
+
+def _plain(node):
+    """``node`` as data, as the loader's constructor builds it, for what every scenario and rule
+    file is made of (mappings, lists, text, numbers, booleans, null), about four times faster.
+    Anything else raises _NotPlain, and the constructor builds it (or says what is wrong): a
+    merge key, a duplicate or unhashable key, another tag, a number it refuses. Never called on
+    a document with aliases, so every node is built once."""
+    kind = node.__class__
+    if kind is ScalarNode:
+        make = _PLAIN_SCALARS.get(node.tag)
+        if make is None:
+            raise _NotPlain
+        try:
+            return make(node.value)
+        except (ValueError, KeyError):
+            raise _NotPlain from None
+    if kind is SequenceNode and node.tag == _SEQ:
+        return [_plain(child) for child in node.value]
+    if kind is not MappingNode or node.tag != _MAP:
+        raise _NotPlain
+    mapping: dict = {}
+    for key_node, value_node in node.value:
+        if key_node.tag == _MERGE:
+            raise _NotPlain
+        key = _plain(key_node)
+        try:
+            if key in mapping:
+                raise _NotPlain
+        except TypeError:
+            raise _NotPlain from None
+        mapping[key] = _plain(value_node)
+    return mapping
+
+
 def _construct(loader: _StrictLoader, node, prefix: DataPath, want_lines: bool, depth0: int, aliased: bool) -> Document:
     """One composed value as data, with its lines and duplicate keys under ``prefix``."""
     loader.duplicates = []
     try:
         if aliased:
             _check_shape(node, depth0)
-        data = loader.construct_document(node)
+            data = loader.construct_document(node)
+        else:
+            try:
+                data = _plain(node)
+            except _NotPlain:
+                data = loader.construct_document(node)
     except YamlError as exc:
         if exc.key is not None:  # name the field: the path of the duplicate
             found = _path_of_key(node, exc.line, exc.key)
@@ -448,14 +536,13 @@ def _construct(loader: _StrictLoader, node, prefix: DataPath, want_lines: bool, 
     finally:  # a failed construction must not leave state behind for the next entry
         loader.state_generators, loader.constructed_objects, loader.recursive_objects = [], {}, {}
         loader.deep_construct = False
-    lines: dict[DataPath, int] = {}
-    if want_lines:
-        _record_lines(node, prefix, lines)
     duplicates = loader.duplicates
     for error in duplicates:
         found = _path_of_key(node, error.line, error.key)
         error.path = prefix + found if found is not None else None
-    return Document(data, lines, duplicates)
+    if not want_lines:
+        return Document(data, {}, duplicates)
+    return Document(data, {}, duplicates, find_lines=lambda: _lines_of(node, prefix))  # most documents never need them
 
 
 def _single_document(loader: _StrictLoader) -> None:
@@ -668,7 +755,7 @@ def _within_limits(data) -> bool:
 
 def _json_lines(raw: bytes, keep_duplicates: bool) -> dict:
     try:
-        return _load_checked(raw, True, keep_duplicates).lines
+        return _load_checked(raw, True, keep_duplicates).all_lines()
     except YamlError:  # cannot happen for text that passed _json_document; a message without a line then
         return {}
 

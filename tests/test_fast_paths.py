@@ -2,7 +2,8 @@
 JSON put together from pieces against ``json.dumps``; the planner's cached levels against
 ``plan_gpu``; what figures and records keep with a request's plans against a fresh advisor
 deciding in another order; JSON scenario files read by the JSON parser against the YAML reader,
-values and every message with its file:line."""
+values and every message with its file:line; YAML values built by ``yamlio._plain`` against
+PyYAML's constructor."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ import random
 import re
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from advisor import yamlio
 from advisor.audit import codec
 from advisor.decide import batch, jsontext
@@ -194,3 +198,77 @@ def test_a_json_files_problems_are_reported_as_yaml_reports_them_with_file_and_l
     assert errors
     if line is not None:
         assert any(error.startswith(f"team/batch.json:{line}: ") for error in errors), errors
+
+
+# --- YAML values built without PyYAML's constructor (yamlio._plain) -------------------------------------
+
+
+def _typed(value):
+    """A value with the type of every part spelled out: 1, 1.0 and True are equal in Python, not here."""
+    if isinstance(value, dict):
+        return ("dict", [(_typed(k), _typed(v)) for k, v in value.items()])
+    if isinstance(value, list):
+        return ("list", [_typed(v) for v in value])
+    if isinstance(value, float) and value != value:
+        return ("float", "nan")
+    return (type(value).__name__, value)
+
+
+def _constructed(monkeypatch, text: str, **options):
+    """(data, lines, duplicates) or the error as ``yamlio.load`` gives them; and the same with every
+    value left to PyYAML's constructor."""
+    def read():
+        try:
+            doc = yamlio.load(text, want_lines=True, **options)
+        except yamlio.YamlError as exc:
+            return ("error", exc.message, exc.line)
+        return _typed(doc.data), doc.all_lines(), [(d.message, d.line, d.path) for d in doc.duplicates]
+
+    fast = read()
+    with monkeypatch.context() as m:
+        m.setattr(yamlio, "_plain", lambda node: (_ for _ in ()).throw(yamlio._NotPlain()))
+        slow = read()
+    return fast, slow
+
+
+def test_every_shipped_yaml_file_builds_as_the_constructor_builds_it(monkeypatch):
+    shipped = sorted(p for folder in ("rules", "scenarios") for p in (REPO / folder).rglob("*.y*ml"))
+    assert len(shipped) > 20
+    for path in shipped:
+        fast, slow = _constructed(monkeypatch, path.read_text())
+        assert fast == slow, path
+
+
+PLAIN_OR_NOT = [  # scalars of every plain kind, and what _plain leaves to the constructor
+    "a: 1\nb: 1.0\nc: true\nd: yes\ne: ~\nf: null\ng: text\nh: '1'\ni: 1_000\nj: 1e3\nk: .inf\nl: -.Inf\nm: .nan\nn: 0x10\no: 010\np: 1:30",
+    "- [1, 2.5, false, Off, '', \"x\\ty\"]\n- {}\n- []\n- {1: one, 2.5: two, true: three, null: four}",
+    "base: &b {x: 1, y: 2}\nuse: {<<: *b, y: 3}",  # a merge key, through an alias
+    "a: {<<: {x: 1}, x: 2}",  # a merge key without one
+    "a: 1\na: 2",  # a duplicate key
+    "? [1, 2]\n: x",  # an unhashable key
+    "when: 2024-01-31\nt: !!str 12\nf: !!float 1_0\ni: !!int '7'\nb: !!bool 'y'\ns: !!set {a, b}",
+    "o: !!omap [a: 1, b: 2]\nbin: !!binary aGk=\nn: !!null ''",
+    "i: !!int 1.5\nf: !!float abc",  # numbers the loader refuses
+    "x: !custom 1",
+]
+
+
+@pytest.mark.parametrize("text", PLAIN_OR_NOT)
+def test_what_plain_builds_or_leaves_is_what_the_constructor_gives(monkeypatch, text):
+    for keep in (False, True):
+        fast, slow = _constructed(monkeypatch, text, keep_duplicates=keep)
+        assert fast == slow
+
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=8))
+_data = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6) | st.integers(), inner,
+                                                                                         max_size=4), max_leaves=20)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=_data, flow=st.booleans())
+def test_any_plain_data_builds_as_the_constructor_builds_it(data, flow):
+    text = yaml.dump(data, Dumper=yaml.SafeDumper, default_flow_style=flow, allow_unicode=True)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        fast, slow = _constructed(monkeypatch, text)
+    assert fast == slow

@@ -49,6 +49,7 @@ NASTY = {
                    "YAML 1.2 as 10): write the number without it)"),
     # explicit tags PyYAML cannot construct: were "internal error ... ValueError"
     "float-tag.yaml": (b"workload: {batch: !!float abc}\n", ":1: 'abc' is not a number"),
+    "bool-tag.yaml": (b"context: {can_use_spot: !!bool y}\n", ":1: 'y' is not a boolean (true or false)"),
     "bad-date.yaml": (b"context: {stage: 2020-99-99}\n", ":1: '2020-99-99' is not a valid date or time (month must be in 1..12)"),
     # issue 9: input echoed in a message is bounded; control characters never reach the terminal
     "huge-model.yaml": (b"workload: {model: " + b"x" * 5_000_000 + b"}\n",

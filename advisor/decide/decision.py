@@ -120,7 +120,7 @@ class Advisor:
 
     def _run(self, stage, values: dict) -> tuple[list[Firing], dict]:
         try:
-            seen = stage.validate({k: v for k, v in values.items() if k in stage.reads})
+            seen = stage.validate(values, only=stage.reads)
         except engine.EngineError as exc:  # inputs are valid; only an absurd combination gets here
             raise InputError(f"the figures computed from this scenario are out of range ({exc.detail})",
                              "check the workload, the prices and the utilization") from None
@@ -149,7 +149,7 @@ def assemble(book: RuleBook, scenario: Scenario, source: str, facts: factmod.Fac
 
     ``seen``: the facts the rules read, as validated for the engine (kept in the record)."""
     values = facts.values
-    order = {rs.name: i for i, rs in enumerate(book.rulesets)}
+    order = book.positions
     firings = sorted(firings, key=lambda f: (order[f.ruleset], f.order))
     outcomes: dict[str, Outcome] = {}
     factors: dict[str, Factor] = {}

@@ -11,6 +11,7 @@ equal), and no NaN or infinity gets in: every piece is encoded with ``allow_nan=
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Optional
 
@@ -52,7 +53,13 @@ def _verdict(verdict: dict) -> str:
 
 def _object(pairs: list) -> str:
     """``{"key": text, ...}`` from (key, encoded value) pairs, as the encoder writes an object."""
-    return "{" + ", ".join([f"{encode(key)}: {text}" for key, text in pairs]) + "}"
+    return "{" + ", ".join([f"{_key(key)}: {text}" for key, text in pairs]) + "}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _key(key: str) -> str:
+    """A key's JSON text (the same few: GPU ids, the verdict's and the decision's fields)."""
+    return encode(key)
 
 
 #: Top-level values encoded on their own: those that hold plan records, and those whose text the
@@ -75,7 +82,7 @@ def decision_text(body: dict, texts: Optional[dict] = None) -> str:
         text = apart(value)
         if texts is not None:
             texts[key] = text
-        pieces.append(f"{encode(key)}: {text}")
+        pieces.append(f"{_key(key)}: {text}")
     if run:
         pieces.append(encode(run)[1:-1])
     return "{" + ", ".join(pieces) + "}"

@@ -180,7 +180,7 @@ def _plan(book: RuleBook, schema: dict[str, FactSpec]) -> tuple[list, list[Probl
         parts = partitions(rules, schema)
     except KeyError as exc:
         return [], [Problem(book.directory, None, f"engine: unknown fact {exc.args[0]!r}")]
-    position = {rs.name: i for i, rs in enumerate(book.rulesets)}
+    position = book.positions
     units: list[_Unit] = []
     for rule in rules:
         derived, rest = _split_derived(rule.when)
@@ -320,7 +320,7 @@ class Engine:
         self._compiled = compiled
         self._units = [u for c in compiled for u in c.units]
         self._units.sort(key=lambda u: u.index)
-        self._position = {rs.name: i for i, rs in enumerate(book.rulesets)}
+        self._position = book.positions
         self.reads = frozenset(f for r in book.rules for f in facts_of(r.when) if not f.startswith(DERIVED))
         # once: firings are on the hot path. A rule matched its scenario facts and its derived flags.
         self._reads = {r.id: (tuple(f for f in facts_of(r.when) if not f.startswith(DERIVED)),
@@ -414,10 +414,13 @@ class Engine:
 
     # --- running -------------------------------------------------------------------------------
 
-    def validate(self, facts: dict) -> dict:
-        """Facts as the engine may see them: known names, the schema's type, nothing absent or null."""
+    def validate(self, facts: dict, only: Optional[frozenset] = None) -> dict:
+        """Facts as the engine may see them: known names, the schema's type, nothing absent or null
+        (``only``: those of these names, the others passed over unchecked)."""
         clean = {}
         for name, value in facts.items():
+            if only is not None and name not in only:
+                continue
             spec = self.schema.get(name)
             if spec is None:
                 raise EngineError(f"engine: unknown fact {name!r}")

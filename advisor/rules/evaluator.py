@@ -91,12 +91,9 @@ def run(book: RuleBook, facts: dict) -> list[Firing]:
     firings: list[Firing] = []
     for ruleset in book.rulesets:
         firings += run_ruleset(ruleset, facts)
-    return sorted(firings, key=lambda f: (_position(book, f.ruleset), f.order))
+    return sorted(firings, key=lambda f: (book.positions[f.ruleset], f.order))
 
 
 def _matched(cond: Condition, facts: dict) -> dict:
     return {name: facts[name] for name in facts_of(cond) if name in facts}
 
-
-def _position(book: RuleBook, ruleset: str) -> int:
-    return next(i for i, rs in enumerate(book.rulesets) if rs.name == ruleset)

@@ -211,6 +211,14 @@ class RuleBook:
     def ruleset(self, name: str) -> Ruleset:
         return self._by_name[name]
 
+    @functools.cached_property
+    def positions(self) -> dict[str, int]:
+        """Each ruleset's position in the book's order, by name (the first of a name)."""
+        positions: dict[str, int] = {}
+        for i, rs in enumerate(self.rulesets):
+            positions.setdefault(rs.name, i)
+        return positions
+
 
 def _first_of_each(items, key) -> dict:
     """Items by ``key``, the first of each key (as a search in order would find it)."""
@@ -238,8 +246,11 @@ def template_fields(text: str) -> list[str]:
 
 def render_template(text: str, values: dict) -> str:
     """Fill placeholders with fact values; a missing fact reads "?". Only format specs, never code."""
+    pieces = _pieces(text)
+    if len(pieces) == 1 and pieces[0][1] is None:  # no placeholder
+        return pieces[0][0]
     out = []
-    for literal, name, spec in _pieces(text):
+    for literal, name, spec in pieces:
         out.append(literal)
         if name is None:
             continue
