@@ -47,6 +47,35 @@ def test_the_bound_iteration_function_is_mixed_step_exactly(catalog, model, gpu,
     assert pickle.loads(pickle.dumps(r)).tpot_s(64) == r.tpot_s(64)  # the bound function is not pickled, but made again
 
 
+@pytest.mark.parametrize("model", ["llama-3-8b", "llama-3-70b", "qwen2.5-72b"])
+@pytest.mark.parametrize("gpu, precision, tp", [("h100-80gb", "fp8", 8), ("a100-80gb", "bf16", 4), ("l40s", "bf16", 1)])
+@pytest.mark.parametrize("prompt, output", [(3000, 200), (128, 2048)])
+def test_the_concurrency_at_a_load_solved_on_lines_is_the_solvers(catalog, model, gpu, precision, tp, prompt, output):
+    # a dense model's TPOT is straight between the points where its mins and maxes switch
+    # (Pass.mixed_line); Little's law solved on those lines must give what the solver finds on
+    # the model itself, at every load the replica can carry
+    r = Replica(catalog.gpu(gpu), catalog.model(model), precision, precision, tp, catalog.efficiency, prompt, output)
+    base, share_step, weights, matmul, per_seq = r.passes.mixed_line(prompt, output)
+    for b in (0.5, 3, 64, output - 1, output, output + 1, 4000):
+        line = base + share_step * min(1, b / output) + max(weights, matmul * b) + per_seq * b
+        assert line == pytest.approx(r.tpot_s(b), rel=1e-12)
+    limit = 4096
+    for share in (1e-4, 0.01, 0.2, 0.5, 0.9, 0.999, 1.0):
+        load = share * r.capacity_rps(limit)
+        found, solved = r.concurrency_at(load, limit), solve_rising(r.capacity_rps, load, 0.0, float(limit))
+        assert r.capacity_rps(found) == pytest.approx(load, rel=1e-9)  # the root itself
+        # the solver stops within 1e-7 of the load: where capacity hardly grows with B (compute-bound),
+        # its B is good only to that over the curve's slope
+        assert r.capacity_rps(solved) == pytest.approx(load, rel=1e-7) and found == pytest.approx(solved, rel=1e-3)
+
+
+def test_a_mixture_of_experts_is_left_to_the_solver(catalog):
+    r = Replica(catalog.gpu("h100-80gb"), catalog.model("mixtral-8x7b"), "bf16", "bf16", 2, catalog.efficiency, 512, 256)
+    assert r.passes.mixed_line(512, 256) is None
+    load = 0.5 * r.capacity_rps(256)
+    assert r.capacity_rps(r.concurrency_at(load, 256)) == pytest.approx(load, rel=1e-6)
+
+
 def test_concurrency_at_a_load_follows_littles_law(replica):
     load = 30.0  # requests/s
     b = replica.concurrency_at(load, 512)

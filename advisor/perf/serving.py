@@ -109,7 +109,16 @@ class Replica:
         if self.capacity_rps(limit) < load_rps:
             return None
         tpot, osl = self._tpot_function(), self.output_tokens
-        return solve_rising(lambda b: b / tpot(b) / osl, load_rps, 0.0, float(limit))  # capacity_rps, inlined
+        capacity = lambda b: b / tpot(b) / osl  # noqa: E731 - capacity_rps, inlined
+        line = self.__dict__.get("_line", False)
+        if line is False:
+            line = self.passes.mixed_line(self.prompt_tokens, osl)
+            object.__setattr__(self, "_line", line)
+        if line is not None:  # a dense model: Little's law solved on the line the root lies on
+            found = _on_line(line, load_rps * osl, float(limit), osl)
+            if found is not None and abs(capacity(found) - load_rps) <= 1e-9 * load_rps:  # checked on the model itself
+                return found
+        return solve_rising(capacity, load_rps, 0.0, float(limit))
 
     def prefill_work_s(self, concurrency: float) -> float:
         """D: the GPU time one prompt adds to the iterations it shares with ``concurrency`` decodes."""
@@ -145,6 +154,31 @@ class Replica:
         prefill = self.prompt_s(0.0)
         decode = self.output_tokens * self.passes.seconds(concurrency) / concurrency if concurrency > 0 else math.inf
         return prefill / (prefill + decode)
+
+
+def _on_line(line: tuple, k: float, limit: float, osl: int) -> Optional[float]:
+    """B in (0, limit] with B = k x TPOT(B) (Little's law at a load of k / OSL requests/s), where
+    TPOT is ``Pass.mixed_line``'s: on each stretch between the points where a min or a max of it
+    switches, TPOT = a + b B, so B = k a / (1 - k b) if that lies on the stretch. None if no
+    stretch holds it (then a solver finds it)."""
+    base, share_step, weights, matmul, per_seq = line
+    corners = sorted({0.0, limit, *(x for x in (float(osl), weights / matmul if matmul > 0 else limit) if 0 < x < limit)})
+    for low, high in zip(corners, corners[1:]):
+        middle = (low + high) / 2
+        a, b = base, per_seq
+        if middle < osl:
+            b += share_step / osl
+        else:
+            a += share_step
+        if matmul * middle < weights:
+            a += weights
+        else:
+            b += matmul
+        if k * b < 1:
+            root = k * a / (1 - k * b)
+            if low * (1 - 1e-12) <= root <= high * (1 + 1e-12):
+                return min(max(root, low), high)
+    return None
 
 
 def solve_rising(f, target: float, low: float, high: float, tolerance: float = 1e-7) -> float:

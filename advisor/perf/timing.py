@@ -209,6 +209,24 @@ class Pass:
 
         return seconds
 
+    def mixed_line(self, prompt_tokens: int, output_tokens: int) -> Optional[tuple]:
+        """``mixed_seconds`` of a dense model gathered into lines: at any concurrency B > 0,
+
+            base + share_step x min(1, B / OSL) + max(weights, matmul_per_seq x B) + per_seq x B
+
+        (the decode overhead and the all-reduces' latency; the prefill overhead paid in B / OSL of
+        the iterations; the linear layers' roofline; the KV cache and attention, both B times a
+        sequence's, and the all-reduces' bytes), as (base, share_step, weights, matmul_per_seq,
+        per_seq). None for a mixture of experts: the experts its tokens touch grow with B, not in a line."""
+        if self.experts:
+            return None
+        ratio = prompt_tokens / output_tokens  # prompt tokens per decoding sequence in an iteration
+        decode_overhead = self.overhead_s["decode"]
+        attention = (self.decode_context + ratio * prompt_tokens / 2) * self.attention_s_per_pair["prefill"]
+        return (decode_overhead + self.comm_latency_s, self.overhead_s["prefill"] - decode_overhead, self.weights_s,
+                (1 + ratio) * self.matmul_s_per_token["prefill"],
+                max(self.kv_s_per_seq, attention) + (1 + ratio) * self.comm_s_per_token)
+
 
 def forward(gpu: Gpu, model: ModelSpec, precision: str, tp: int, eff: Efficiency, *, decode_seqs: float = 0,
             context: float = 0.0, prefill_tokens: float = 0, prefill_pairs: float = 0.0, kv_precision: Optional[str] = None,
