@@ -263,8 +263,10 @@ def _effective_pairs(node: MappingNode, depth: int = 0):
 
 #: Resolved tags of untagged scalars by (text, implicit): the same few keys and values recur in
 #: every entry of a list, and resolving runs a regular expression or two in Python each time.
+#: Short texts only (a long one is rarely repeated), and at most so many: memory stays bounded.
 _SCALAR_TAGS: dict = {}
 _SCALAR_TAGS_KEPT = 4096
+_SCALAR_TAG_TEXT = 64
 
 
 class _Composer:
@@ -311,12 +313,14 @@ class _Composer:
                 elif kind is ScalarEvent:
                     tag = event.tag
                     if tag is None or tag == "!":
-                        key = (event.value, event.implicit)
-                        tag = tags.get(key)
+                        key, short = (event.value, event.implicit), len(event.value) <= _SCALAR_TAG_TEXT
+                        tag = tags.get(key) if short else None
                         if tag is None:
-                            if len(tags) >= _SCALAR_TAGS_KEPT:
-                                tags.clear()
-                            tag = tags[key] = resolve(ScalarNode, event.value, event.implicit)
+                            tag = resolve(ScalarNode, event.value, event.implicit)
+                            if short:
+                                if len(tags) >= _SCALAR_TAGS_KEPT:
+                                    tags.clear()
+                                tags[key] = tag
                     node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
                 elif depth + len(stack) > MAX_DEPTH:
                     error = YamlError(f"nesting deeper than {MAX_DEPTH} levels", event.start_mark.line + 1)

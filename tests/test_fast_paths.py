@@ -272,3 +272,10 @@ def test_any_plain_data_builds_as_the_constructor_builds_it(data, flow):
     with pytest.MonkeyPatch.context() as monkeypatch:
         fast, slow = _constructed(monkeypatch, text)
     assert fast == slow
+
+
+def test_resolved_scalar_tags_are_kept_for_short_texts_only_and_at_most_so_many():
+    doc = yamlio.load("long: " + "9" * 1000 + "\n" + "".join(f"k{i}: {i}\n" for i in range(yamlio._SCALAR_TAGS_KEPT + 10)))
+    assert doc.data["long"] == int("9" * 1000) and doc.data["k4100"] == 4100  # read as numbers, remembered or not
+    assert 0 < len(yamlio._SCALAR_TAGS) <= yamlio._SCALAR_TAGS_KEPT
+    assert all(len(text) <= yamlio._SCALAR_TAG_TEXT for text, _implicit in yamlio._SCALAR_TAGS)

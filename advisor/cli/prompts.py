@@ -112,7 +112,7 @@ class EarlySelect:
 
     def __init__(self, screen, fd: int, modes: list, rows: int):
         self.screen, self.fd, self.modes, self.rows = screen, fd, modes, rows
-        self.erased = self.restored = False
+        self.shown = self.erased = self.restored = False
 
     @classmethod
     def draw(cls, screen, help_text: str, message: str, choices: list, default, colour: bool) -> Optional["EarlySelect"]:
@@ -136,10 +136,6 @@ class EarlySelect:
         quiet[3] &= ~(termios.ECHO | termios.ICANON)  # lflag: keys wait unseen; Ctrl-C still signals
         quiet[6] = list(quiet[6])
         quiet[6][termios.VMIN], quiet[6][termios.VTIME] = 1, 0
-        try:
-            termios.tcsetattr(fd, termios.TCSANOW, quiet)  # TCSANOW: nothing typed is dropped
-        except termios.error:
-            return None
         paint = (lambda code, text: f"\x1b[{code}m{text}\x1b[0m") if colour else (lambda code, text: text)
         instruction = "(Use arrow keys)"
         fit = lambda text, room: _clipped(printable(text), room)  # noqa: E731 - one row each, never wrapped
@@ -147,9 +143,19 @@ class EarlySelect:
         out.append(paint("0;38;5;67", "?") + paint("0;1", f" {fit(message, columns - len(instruction) - 5)} ") + instruction)
         for value, label in choices:
             out.append("\n" + (" » " + paint("7", fit(label, columns - 4)) if value == default else "   " + fit(label, columns - 4)))
-        screen.write("".join(out))
-        screen.flush()
-        return cls(screen, fd, modes, rows)
+        drawn = cls(screen, fd, modes, rows)
+        try:
+            termios.tcsetattr(fd, termios.TCSANOW, quiet)  # TCSANOW: nothing typed is dropped
+            screen.write("".join(out))
+            screen.flush()
+            drawn.shown = True
+        except termios.error:
+            drawn.restore()
+            return None
+        except BaseException:  # the screen went away, or a signal came: the terminal's modes back first
+            drawn.restore()
+            raise
+        return drawn
 
     def erase(self) -> None:
         """Take the drawn question off the screen (the prompt draws itself where it began)."""
@@ -166,12 +172,15 @@ class EarlySelect:
         if not self.restored:
             self.restored = True
             try:
-                if not self.erased:
+                termios.tcsetattr(self.fd, termios.TCSANOW, self.modes)
+            except termios.error:
+                pass
+            if self.shown and not self.erased:
+                try:
                     self.screen.write("\n")
                     self.screen.flush()
-                termios.tcsetattr(self.fd, termios.TCSANOW, self.modes)
-            except (OSError, ValueError, termios.error):
-                pass
+                except (OSError, ValueError):
+                    pass
 
 
 def _size(screen) -> tuple[int, int]:
