@@ -128,7 +128,7 @@ class EarlySelect:
             modes = termios.tcgetattr(fd)
         except (OSError, ValueError, termios.error):
             return None
-        columns, lines = _size(screen)
+        columns, lines = term.size(screen)
         rows = 1 + len(choices)
         if columns < 40 or rows + 2 > lines:
             return None
@@ -181,23 +181,6 @@ class EarlySelect:
                     self.screen.flush()
                 except (OSError, ValueError):
                     pass
-
-
-def _size(screen) -> tuple[int, int]:
-    """(columns, lines) of the terminal ``screen`` shows on; COLUMNS and LINES override it, as
-    shutil.get_terminal_size reads them (which asks stdout alone, perhaps a pipe here)."""
-    import os
-
-    try:
-        size = os.get_terminal_size(screen.fileno())
-        columns, lines = size.columns, size.lines
-    except (OSError, ValueError):
-        columns = lines = 0
-    for name in ("COLUMNS", "LINES"):
-        value = os.environ.get(name, "")
-        if value.isdigit() and int(value) > 0:
-            columns, lines = (int(value), lines) if name == "COLUMNS" else (columns, int(value))
-    return columns, lines
 
 
 def _clipped(text: str, columns: int) -> str:

@@ -22,12 +22,8 @@ from .quickstart import FirstQuestion
 # --- figures shown during the session -------------------------------------------------------------
 
 
-def _plans_summary(answers: Answers, catalog: Catalog) -> Optional[str]:
-    """The cheapest plan and the seed pair's, for the workload and load answered so far."""
-    s = provisional(answers, catalog)
-    if s is None:
-        return None
-    f = factmod.build(s, catalog)
+def _plans_summary(f: factmod.Facts) -> str:
+    """The cheapest plan and the seed pair's, for the workload and load answered so far (``f``)."""
     cells = []
     best = f.values.get("best.gpu")  # the cheapest at a price from a provider (or the user)
     if best is not None and best not in (A100, H100):
@@ -45,18 +41,17 @@ def _plan_cell(plan) -> str:
 
 
 def workload_figures(answers: Answers, catalog: Catalog) -> Optional[str]:
-    summary = _plans_summary(answers, catalog)
-    if summary is None:
-        return None
     s = provisional(answers, catalog)
-    model = factmod.model_of(s, catalog)
-    weights = factmod.build(s, catalog).values["workload.weights_gb"]
-    return f"{model.id} at {s.precision}: {weights:.0f} GB of weights; plans for {summary}"
+    if s is None:
+        return None
+    f = factmod.build(s, catalog)
+    return (f"{factmod.model_of(s, catalog).id} at {s.precision}: {f.values['workload.weights_gb']:.0f} GB of weights; "
+            f"plans for {_plans_summary(f)}")
 
 
 def budget_figures(answers: Answers, catalog: Catalog) -> Optional[str]:
-    summary = _plans_summary(answers, catalog)
-    return f"for reference, at {summary}" if summary else None
+    s = provisional(answers, catalog)
+    return f"for reference, at {_plans_summary(factmod.build(s, catalog))}" if s is not None else None
 
 
 def utilization_figures(answers: Answers, catalog: Catalog) -> Optional[str]:

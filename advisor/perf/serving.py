@@ -23,6 +23,7 @@ so TTFT grows with the load, without bound as rho approaches 1.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -47,14 +48,10 @@ class Replica:
     prompt_tokens: int
     output_tokens: int
 
-    @property
+    @functools.cached_property
     def passes(self) -> Pass:
         """The replica's pass coefficients (computed once per replica)."""
-        cached = self.__dict__.get("_pass")
-        if cached is None:
-            cached = Pass.of(self.gpu, self.model, self.precision, self.tp, self.eff, self.context, self.kv_precision)
-            object.__setattr__(self, "_pass", cached)
-        return cached
+        return Pass.of(self.gpu, self.model, self.precision, self.tp, self.eff, self.context, self.kv_precision)
 
     @property
     def context(self) -> float:
@@ -80,15 +77,17 @@ class Replica:
 
     def tpot_s(self, concurrency: float) -> float:
         """The average iteration's time at ``concurrency`` (``mixed_step``'s total)."""
-        return self._tpot_function()(concurrency)
+        return self._tpot(concurrency)
 
-    def _tpot_function(self) -> Callable[[float], float]:
+    @functools.cached_property
+    def _tpot(self) -> Callable[[float], float]:
         """``tpot_s`` as a function of the concurrency, bound once per replica (timing.Pass.mixed_seconds)."""
-        tpot = self.__dict__.get("_tpot")
-        if tpot is None:
-            tpot = self.passes.mixed_seconds(self.prompt_tokens, self.output_tokens)
-            object.__setattr__(self, "_tpot", tpot)
-        return tpot
+        return self.passes.mixed_seconds(self.prompt_tokens, self.output_tokens)
+
+    @functools.cached_property
+    def _line(self) -> Optional[tuple]:
+        """``tpot_s`` of a dense model as lines (timing.Pass.mixed_line); None for a mixture of experts."""
+        return self.passes.mixed_line(self.prompt_tokens, self.output_tokens)
 
     def __getstate__(self) -> dict:
         """Pickled without the bound ``tpot_s`` function (a closure); it is made again on first use."""
@@ -108,14 +107,10 @@ class Replica:
             return 0.0
         if self.capacity_rps(limit) < load_rps:
             return None
-        tpot, osl = self._tpot_function(), self.output_tokens
+        tpot, osl = self._tpot, self.output_tokens
         capacity = lambda b: b / tpot(b) / osl  # noqa: E731 - capacity_rps, inlined
-        line = self.__dict__.get("_line", False)
-        if line is False:
-            line = self.passes.mixed_line(self.prompt_tokens, osl)
-            object.__setattr__(self, "_line", line)
-        if line is not None:  # a dense model: Little's law solved on the line the root lies on
-            found = _on_line(line, load_rps * osl, float(limit), osl)
+        if self._line is not None:  # a dense model: Little's law solved on the line the root lies on
+            found = _on_line(self._line, load_rps * osl, float(limit), osl)
             if found is not None and abs(capacity(found) - load_rps) <= 1e-9 * load_rps:  # checked on the model itself
                 return found
         return solve_rising(capacity, load_rps, 0.0, float(limit))

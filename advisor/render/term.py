@@ -97,3 +97,18 @@ def width(stream: TextIO) -> Optional[int]:
     import shutil
 
     return shutil.get_terminal_size((100, 24)).columns
+
+
+def size(stream: TextIO) -> tuple[int, int]:
+    """(columns, lines) of the terminal ``stream`` shows on, 0 when unknown; COLUMNS and LINES
+    override it, as shutil.get_terminal_size reads them (which asks stdout alone, perhaps a pipe)."""
+    try:
+        columns, lines = os.get_terminal_size(stream.fileno())
+    except (OSError, ValueError):
+        columns = lines = 0
+
+    def given(name: str, measured: int) -> int:
+        text = os.environ.get(name, "")
+        return int(text) if text.isdigit() and int(text) > 0 else measured
+
+    return given("COLUMNS", columns), given("LINES", lines)
