@@ -46,7 +46,7 @@ PER_SCENARIO = textwrap.dedent("""
     for path in sorted(Path(sys.argv[2]).glob("*.yaml")):
         for loaded in scen.parse(str(path), path.read_bytes()):
             values = factmod.build(loaded.scenario, advisor.catalog).values
-            prepared.append(advisor.engine.validate({k: v for k, v in values.items() if k in advisor.engine.reads}))
+            prepared.append(advisor.engine.validate(values, only=advisor.engine.reads))
     rng = random.Random(1)
     base = list(prepared)
     while len(prepared) < 2000:  # variations of the shipped scenarios: flags flipped, figures scaled

@@ -52,7 +52,7 @@ def engines(scenario_dir: Path) -> dict:
     start = time.perf_counter()
     for values in facts:
         for stage, reads in stages:
-            stage.run({k: v for k, v in values.items() if k in reads}, validated=True)
+            stage.run({k: values[k] for k in reads if k in values}, validated=True)
     rates["own"] = len(facts) / (time.perf_counter() - start)
     start = time.perf_counter()
     for values in facts:

@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 from advisor import yamlio
 from advisor.audit import codec
 from advisor.decide import batch, jsontext
+from advisor.decide import facts as factmod
+from advisor.decide.actions import Actions, filled
 from advisor.decide.decision import Advisor
 from advisor.plan.planner import Planner, plan_gpu
 from advisor.plan.request import PlanRequest, Targets, Traffic
@@ -106,6 +108,41 @@ def test_a_decision_does_not_depend_on_the_scenarios_decided_before_it(mix_decis
     forward = [without_identity(d.json_text()) for d in mix_decisions[-300:]]
     backward = [without_identity(d.json_text()) for d in decided(Advisor(), data[::-1])][::-1]
     assert forward == backward
+
+
+def test_items_remembered_from_earlier_decisions_are_the_items_filled_afresh(mix_decisions, monkeypatch):
+    data = mix(300)
+    remembered = [without_identity(d.json_text()) for d in mix_decisions[-300:]]
+    fresh = Advisor()
+    monkeypatch.setattr(fresh.actions, "item", filled)
+    assert [without_identity(d.json_text()) for d in decided(fresh, data)] == remembered
+
+
+def test_an_item_is_remembered_apart_for_values_that_are_equal_but_print_differently():
+    actions = Actions()
+    spec = {"id": "x", "text": "{a} {b:.0f}"}
+    texts = [actions.item("r", "finding", spec, values).text
+             for values in ({"a": 1, "b": 0.0}, {"a": 1.0, "b": 0.0}, {"a": True, "b": 0.0}, {"a": 1, "b": -0.0}, {"a": 1, "b": 0.0})]
+    assert texts == ["1 0", "1.0 0", "True 0", "1 -0", "1 0"]
+    assert len(actions._made) == 4
+
+
+def test_items_made_from_actions_are_forgotten_past_the_bound():
+    actions = Actions(kept=3)
+    for n in range(10):
+        assert actions.item("r", "finding", {"id": "x", "text": "{n}"}, {"n": n}).text == str(n)
+        assert len(actions._made) <= 3
+
+
+def test_validating_the_facts_a_stage_reads_keeps_them_in_the_fact_tables_order(advisor):
+    for data in mix(40, seed=5):
+        loaded = files.from_data(data, "mix.yaml", data["name"])
+        values = factmod.build(loaded.scenario, advisor.catalog).values
+        stage = advisor.engines[0]
+        whole = stage.validate(values)
+        read = stage.validate(values, only=stage.reads)
+        assert read == {name: whole[name] for name in advisor.schema if name in stage.reads and name in whole}
+        assert list(read) == [name for name in advisor.schema if name in read]
 
 
 # --- JSON scenario files: JSON is YAML ------------------------------------------------------------------

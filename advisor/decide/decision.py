@@ -21,10 +21,11 @@ from ..errors import DataError, InputError
 from ..plan.planner import Planner
 from ..rules import engine, loader
 from ..rules.evaluator import Firing
-from ..rules.language import RuleBook, render_template
+from ..rules.language import RuleBook
 from ..scenario.spec import Scenario, check_against_catalog
 from . import facts as factmod
 from . import jsontext
+from .actions import Actions, filled
 from .records import DECISION_JSON_VERSION, Advantage, Factor, Finding, FiredRule, Outcome, Override, Verdict  # noqa: F401
 
 GENERAL_ANSWER = "recommendation"  # the ruleset whose winner is the seed's general answer
@@ -99,6 +100,7 @@ class Advisor:
         self.stages = split_book(self.book)
         self.engines = [engine.for_book(stage, self.schema) for stage in self.stages if stage.rulesets]
         self.planner = Planner(self.catalog)
+        self.actions = Actions()  # items made from the rules' actions, shared by the decisions that hold them
 
     @property
     def engine(self):
@@ -109,14 +111,14 @@ class Advisor:
         check_against_catalog(scenario, self.catalog)
         facts = factmod.build(scenario, self.catalog, self.planner)
         general_firings, seen = self._run(self.engines[0], facts.values)
-        general = _winner(self.book, general_firings, GENERAL_ANSWER, facts.values)
+        general = _winner(self.book, general_firings, GENERAL_ANSWER, facts.values, self.actions)
         if len(self.engines) > 1:
             facts.values.update(factmod.general_values(general, facts, self.catalog))
             check_firings, checked = self._run(self.engines[1], facts.values)
             seen.update(checked)
         else:
             check_firings = []
-        return assemble(self.book, scenario, source, facts, general_firings + check_firings, raw, seen)
+        return assemble(self.book, scenario, source, facts, general_firings + check_firings, raw, seen, self.actions)
 
     def _run(self, stage, values: dict) -> tuple[list[Firing], dict]:
         try:
@@ -127,13 +129,13 @@ class Advisor:
         return stage.run(seen, validated=True), seen
 
 
-def _winner(book: RuleBook, firings: list[Firing], ruleset: str, values: dict) -> Optional[Outcome]:
+def _winner(book: RuleBook, firings: list[Firing], ruleset: str, values: dict, actions: Actions) -> Optional[Outcome]:
     """The outcome of a first-hit ruleset: its firing of lowest order."""
     ours = sorted((f for f in firings if f.ruleset == ruleset), key=lambda f: f.order)
     for f in ours:
         outcome = book.rule(f.rule).then.outcome
         if outcome:
-            return Outcome(**_filled(outcome, values, ("id", "text", "gpu")), rule=f.rule)
+            return actions.item(f.rule, "outcome", outcome, values)
     return None
 
 
@@ -144,10 +146,12 @@ def action_checks(catalog: Catalog) -> dict:
 
 
 def assemble(book: RuleBook, scenario: Scenario, source: str, facts: factmod.Facts, firings: list[Firing], raw,
-             seen: dict) -> Decision:
+             seen: dict, actions: Optional[Actions] = None) -> Decision:
     """Turn firings into the decision: winners of first-hit rulesets, collected items, the trace.
 
-    ``seen``: the facts the rules read, as validated for the engine (kept in the record)."""
+    ``seen``: the facts the rules read, as validated for the engine (kept in the record);
+    ``actions``: where the items of a batch's decisions are made (and remembered)."""
+    item = actions.item if actions is not None else filled
     values = facts.values
     order = book.positions
     firings = sorted(firings, key=lambda f: (order[f.ruleset], f.order))
@@ -165,15 +169,15 @@ def assemble(book: RuleBook, scenario: Scenario, source: str, facts: factmod.Fac
                 continue
             winners[f.ruleset] = f.rule
         if then.outcome:
-            outcomes[f.ruleset] = Outcome(**_filled(then.outcome, values, ("id", "text", "gpu")), rule=f.rule)
+            outcomes[f.ruleset] = item(f.rule, "outcome", then.outcome, values)
         if then.advantage:
-            advantages.append(Advantage(**_filled(then.advantage, values, ("gpu", "id", "reason")), rule=f.rule))
+            advantages.append(item(f.rule, "advantage", then.advantage, values))
         if then.finding:
-            findings.append(Finding(**_filled(then.finding, values, ("id", "text")), rule=f.rule))
+            findings.append(item(f.rule, "finding", then.finding, values))
         if then.factor:
-            item = Factor(**_filled(then.factor, values, ("factor", "choice", "reason")), rule=f.rule)
-            earlier = factors.get(item.factor)  # a later rule resolves an open-ended one ("depends on utilization")
-            factors[item.factor] = item.resolving(earlier) if earlier else item
+            factor = item(f.rule, "factor", then.factor, values)
+            earlier = factors.get(factor.factor)  # a later rule resolves an open-ended one ("depends on utilization")
+            factors[factor.factor] = factor.resolving(earlier) if earlier else factor
     caveats = facts.figures.caveats
     plans = {gpu: jsontext.record(facts.plans, gpu, caveats.get(gpu, ())) for gpu in facts.plans}
     general = outcomes.get(GENERAL_ANSWER)
@@ -212,11 +216,3 @@ def _verdict(outcome: Optional[Outcome], general: Optional[Outcome], plans: dict
                         "the rule's condition should require the fact it names: {fact: ..., exists: true}")
     return Verdict(chosen.id, chosen.text, chosen.gpu, chosen.rule, extra.pop("general_answer", "holds"), overturned,
                    {g: plans[g] for g in gpus})
-
-
-def _filled(spec: dict, values: dict, named: tuple) -> dict:
-    """An action's templates filled with fact values: the named keys, and the rest as ``extra``."""
-    filled = {k: render_template(v, values) if isinstance(v, str) else v for k, v in spec.items()}
-    return {**{k: filled[k] for k in named}, "extra": {k: v for k, v in filled.items() if k not in named}}
-
-

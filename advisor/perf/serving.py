@@ -89,6 +89,11 @@ class Replica:
         """``tpot_s`` of a dense model as lines (timing.Pass.mixed_line); None for a mixture of experts."""
         return self.passes.mixed_line(self.prompt_tokens, self.output_tokens)
 
+    @functools.cached_property
+    def _stretches(self) -> dict:
+        """limit -> ``_line``'s stretches up to it (``_stretches_of``), made once per limit."""
+        return {}
+
     def __getstate__(self) -> dict:
         """Pickled without the bound ``tpot_s`` function (a closure); it is made again on first use."""
         return {k: v for k, v in self.__dict__.items() if k != "_tpot"}
@@ -110,7 +115,10 @@ class Replica:
         tpot, osl = self._tpot, self.output_tokens
         capacity = lambda b: b / tpot(b) / osl  # noqa: E731 - capacity_rps, inlined
         if self._line is not None:  # a dense model: Little's law solved on the line the root lies on
-            found = _on_line(self._line, load_rps * osl, float(limit), osl)
+            stretches = self._stretches.get(limit)
+            if stretches is None:
+                stretches = self._stretches[limit] = _stretches_of(self._line, float(limit), osl)
+            found = _on_line(stretches, load_rps * osl)
             if found is not None and abs(capacity(found) - load_rps) <= 1e-9 * load_rps:  # checked on the model itself
                 return found
         return solve_rising(capacity, load_rps, 0.0, float(limit))
@@ -151,13 +159,13 @@ class Replica:
         return prefill / (prefill + decode)
 
 
-def _on_line(line: tuple, k: float, limit: float, osl: int) -> Optional[float]:
-    """B in (0, limit] with B = k x TPOT(B) (Little's law at a load of k / OSL requests/s), where
-    TPOT is ``Pass.mixed_line``'s: on each stretch between the points where a min or a max of it
-    switches, TPOT = a + b B, so B = k a / (1 - k b) if that lies on the stretch. None if no
-    stretch holds it (then a solver finds it)."""
+def _stretches_of(line: tuple, limit: float, osl: int) -> tuple:
+    """``Pass.mixed_line``'s TPOT on (0, limit] as straight stretches (low, high, a, b), TPOT = a + b B
+    on each: the points where its min (at B = OSL) or its max (at weights = matmul x B) switches
+    split the range."""
     base, share_step, weights, matmul, per_seq = line
     corners = sorted({0.0, limit, *(x for x in (float(osl), weights / matmul if matmul > 0 else limit) if 0 < x < limit)})
+    stretches = []
     for low, high in zip(corners, corners[1:]):
         middle = (low + high) / 2
         a, b = base, per_seq
@@ -169,6 +177,14 @@ def _on_line(line: tuple, k: float, limit: float, osl: int) -> Optional[float]:
             a += weights
         else:
             b += matmul
+        stretches.append((low, high, a, b))
+    return tuple(stretches)
+
+
+def _on_line(stretches: tuple, k: float) -> Optional[float]:
+    """B with B = k x TPOT(B) (Little's law at a load of k / OSL requests/s) on the stretch of
+    ``_stretches_of`` that holds it: B = k a / (1 - k b). None if none does (then a solver finds it)."""
+    for low, high, a, b in stretches:
         if k * b < 1:
             root = k * a / (1 - k * b)
             if low * (1 - 1e-12) <= root <= high * (1 + 1e-12):
