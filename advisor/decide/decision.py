@@ -191,7 +191,7 @@ def assemble(book: RuleBook, scenario: Scenario, source: str, facts: factmod.Fac
         factors=list(factors.values()),
         advantages=advantages,
         plans=plans,
-        fired_rules=[FiredRule(f.rule, f.ruleset, f.order, f.matched, tuple(f.asserted)) for f in firings],
+        fired_rules=firings,
         overridden=overridden,
         rules_revision=book.revision,
         advisor_version=__version__,

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from ..rules.evaluator import Firing as FiredRule  # noqa: F401 - a decision keeps the engine's firings as they are
+
 DECISION_JSON_VERSION = 2  # of a decision's JSON: 2 has verdict, general_answer, findings and plans
 
 
@@ -96,25 +98,6 @@ class Override:
     @classmethod
     def from_json(cls, data: dict) -> "Override":
         return cls(data["rule"], data["ruleset"], data["by"])
-
-
-@dataclass(frozen=True)
-class FiredRule:
-    """A rule that fired, the facts it matched and the flags it asserted."""
-
-    rule: str
-    ruleset: str
-    order: int
-    matched: dict
-    asserted: tuple
-
-    def to_json(self) -> dict:
-        return {"rule": self.rule, "ruleset": self.ruleset, "order": self.order, "matched": self.matched,
-                "asserted": list(self.asserted)}
-
-    @classmethod
-    def from_json(cls, data: dict) -> "FiredRule":
-        return cls(data["rule"], data["ruleset"], data["order"], data["matched"], tuple(data["asserted"]))
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,21 @@ _OPS = {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.
 
 @dataclass(frozen=True)
 class Firing:
+    """A rule that fired, the facts it matched and the flags it asserted (a decision keeps each)."""
+
     rule: str
     ruleset: str
     order: int
     matched: dict
     asserted: tuple
+
+    def to_json(self) -> dict:
+        return {"rule": self.rule, "ruleset": self.ruleset, "order": self.order, "matched": self.matched,
+                "asserted": list(self.asserted)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Firing":
+        return cls(data["rule"], data["ruleset"], data["order"], data["matched"], tuple(data["asserted"]))
 
 
 def holds(cond: Condition, facts: dict) -> bool:
