@@ -45,6 +45,10 @@ def test_the_report_has_every_section_a_reader_needs(made):
         assert f"<h2>{section}</h2>" in page or f"<h3>{section}</h3>" in page, section
     assert '<td>context.utilization</td><td class="given">0.85</td>' in page  # given
     assert '<td>workload.prompt_tokens</td><td class="default">512</td>' in page  # the default used
+    assert '<td>workload.model</td><td class="default">llama-2-70b</td>' in page  # the default model, by name
+    assert '<td>workload.precision</td><td class="default">fp16</td>' in page
+    assert '<td>workload.tpot_ms</td><td class="default">50</td>' in page and '<td>workload.ttft_ms</td><td class="default">2000</td>' in page
+    assert '<td>context.monthly_budget_usd</td><td class="default">-</td>' in page  # no default: none used
     assert "modal-pricing-2026-05" in page and "2026-05-24" in page  # where the A100 price comes from, and when
     assert "the scenario&#x27;s prices:" in page  # the H100 price the scenario gives
     assert decided["rules_revision"][:12] in page

@@ -16,6 +16,8 @@ from typing import Optional
 
 from .. import __version__
 from ..catalog.load import Catalog
+from ..catalog.precisions import KV_PRECISION
+from ..defaults import DEFAULT_MODEL
 from ..errors import printable
 from ..scenario.spec import Scenario
 from ..yamlio import dump
@@ -74,17 +76,31 @@ def _lines(text: str) -> str:
 
 def assumptions(scenario: Scenario, given: dict) -> list[tuple[str, str, bool, str]]:
     """Every field of the scenario's context and workload: (field, value, given, what it means);
-    not given means the default was used."""
+    not given means the default was used, and the value shown is the one the decision used."""
     rows = []
+    used = _defaults_used(scenario)
     for section in ("context", "workload"):
         model = getattr(scenario, section)
         stated = given.get(section) if isinstance(given.get(section), dict) else {}
         for name, info in type(model).model_fields.items():
             key = info.alias or name
             value = getattr(model, name)
+            if value is None:
+                value = used.get(f"{section}.{key}")
             shown = "-" if value is None else ", ".join(value) if isinstance(value, list) else str(value).lower() if isinstance(value, bool) else str(value)
             rows.append((f"{section}.{key}", shown, key in stated, info.description or ""))
     return rows
+
+
+def _defaults_used(scenario: Scenario) -> dict[str, str]:
+    """The values a decision uses for fields a scenario leaves empty whose default is worked out
+    from the rest (the others stay empty: no budget, no fleet)."""
+    w = scenario.workload
+    used = {"workload.precision": scenario.precision, "workload.tpot_ms": f"{w.tpot_target_ms:g}", "workload.ttft_ms": f"{w.ttft_target_ms:g}",
+            "workload.kv_precision": f"{KV_PRECISION[scenario.precision]} (follows the weights each plan serves)"}
+    if w.params_b is None and w.model_config_path is None:
+        used["workload.model"] = DEFAULT_MODEL
+    return used
 
 
 def prices_used(decision, scenario: Scenario, catalog: Catalog) -> list[tuple[str, str, str, str]]:
