@@ -7,7 +7,9 @@ end on 10,000 generated scenarios (bench/scenarios.py: YAML, and the same as JSO
 bare engine, and on 100,000 with its peak RSS; `--jobs` scaling (one job and two, the best of
 three interleaved rounds each, as the bare engine is its best of three passes); the cold start
 of `advisor --help`, of the first question of `advisor ask`, of `advisor rules check` and of
-`advisor run one.yaml`. Then the engine/evaluator differential test at 100,000 examples.
+`advisor run one.yaml`; where a scenario's time goes (``profile``), and how much of it is work
+in C that any implementation of the same records does (``floor``). Then the engine/evaluator
+differential test at 100,000 examples.
 """
 
 from __future__ import annotations
@@ -92,6 +94,56 @@ def profile(scenario_dir: Path, count: int = 2_000) -> list[tuple[str, float]]:
              ("  the decision's JSON text", cumulative("json_text")),
              ("  the audit row, compressed (rows_of)", cumulative("rows_of"))]
     return [(name, seconds / count * 1e6) for name, seconds in parts]
+
+
+def floor(scenario_dir: Path, count: int = 2_000) -> list[tuple[str, float]]:
+    """Microseconds per scenario of the work in C that any way of making the same decisions and
+    records must do, each step timed alone on the first ``count`` scenarios: the YAML's events
+    (libyaml), the scenario's validation (pydantic-core), the rules (durable's C core, driven as
+    directly as the advisor's engine drives it), the decision's JSON text (the C encoder, in one
+    call; the plans' records are left out, as their texts are made once per plans and reused),
+    its record's compression (zlib) and the audit row's insert (SQLite, in the batch's
+    transactions). Their sum against the bare engine's time says how much room the Python
+    between them has."""
+    import itertools
+
+    import yaml
+
+    from advisor.audit import codec
+    from advisor.audit.store import Store
+    from advisor.decide import batch
+    from advisor.decide.decision import Advisor
+    from advisor.scenario.spec import Scenario
+    from advisor.scenario import files
+
+    advisor = Advisor()
+    results = list(itertools.islice(itertools.chain.from_iterable(batch.run_one(advisor, str(p)) for p in sorted(scenario_dir.iterdir())), count))
+    decisions = [r for r in results if not isinstance(r, batch.Failure)]
+    raw = [path.read_bytes() for path in sorted(scenario_dir.iterdir())[: -(-count // scenarios.PER_FILE)]]
+    data = [loaded.raw for loaded in itertools.islice((l for r in raw for l in files.stream("x.yaml", r)), count)]
+
+    def timed(step) -> float:
+        start = time.perf_counter()
+        step()
+        return (time.perf_counter() - start) / count * 1e6
+
+    parts = [("YAML events (libyaml)", timed(lambda: [sum(1 for _ in yaml.parse(r, Loader=yaml.CSafeLoader)) for r in raw])),
+             ("validation (pydantic-core)", timed(lambda: [Scenario.model_validate(d) for d in data]))]
+    stages = [(stage, stage.reads) for stage in advisor.engines]
+    parts.append(("the rules (durable's C core, driven directly)", timed(lambda: [
+        stage.run({k: d.facts[k] for k in reads if k in d.facts}, validated=True) for d in decisions for stage, reads in stages])))
+    bodies = [{**d.to_json(), "plans": {}, "verdict": {**d.verdict.to_json(), "plans": {}} if d.verdict else {}} for d in decisions]
+    parts.append(("the decision's JSON text but its plans' (C encoder)", timed(lambda: [codec.json_text(b) for b in bodies])))
+    records = [codec.decision_body(d.json_text(), d.part_text("input"), d.part_text("facts"))[0] for d in decisions]
+    parts.append(("its record compressed (zlib)", timed(lambda: [codec.compress(r) for r in records])))
+    rows = [codec.rows_of(d) for d in decisions]
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store.open(Path(tmp) / "floor.sqlite3")
+        store.record(rows[:1], advisor.book)  # the revision and the dictionary, kept once
+        rest = rows[1:]
+        parts.append(("the audit row inserted (SQLite)", timed(lambda: [store.record(rest[i:i + 500], advisor.book) for i in range(0, len(rest), 500)])))
+        store.close()
+    return parts
 
 
 def timed_run(args: list[str]) -> tuple[float, float, float]:
@@ -205,8 +257,9 @@ def main() -> int:
         # would count in its peak RSS
         print("bare engine, own engine and reference evaluator ...", file=sys.stderr)
         rates = engines(small)
-        print("profile ...", file=sys.stderr)
+        print("profile, and the work in C alone ...", file=sys.stderr)
         parts = profile(small)
+        c_parts = floor(small)
 
     bare = rates["bare"]
     ratio, speedup2 = rate10 / bare, scaled[2][0] / rate10
@@ -243,6 +296,10 @@ def main() -> int:
     lines += [""] + [f"{'met   ' if ok else 'MISSED'}  {target}: {value}" for target, ok, value in verdicts]
     lines += ["", "one process, cProfile, the first 2,000 scenarios of the 10,000, per scenario:"]
     lines += [f"  {name:<45} {us:7,.0f} us" for name, us in parts]
+    c_total = sum(us for _, us in c_parts)
+    lines += ["", "the work in C alone, each step timed by itself, the first 2,000 scenarios, per scenario:"]
+    lines += [f"  {name:<50} {us:7,.0f} us" for name, us in c_parts]
+    lines += [f"  {'together':<50} {c_total:7,.0f} us  {c_total * bare / 1e6:.0%} of the bare engine's {1e6 / bare:,.0f} us a scenario"]
     print("\n".join(lines))
 
     print("\ndifferential test, 100,000 random contexts ...", file=sys.stderr)
