@@ -94,6 +94,11 @@ class Replica:
         """limit -> ``_line``'s stretches up to it (``_stretches_of``), made once per limit."""
         return {}
 
+    @functools.cached_property
+    def _prompt_alone_s(self) -> float:
+        """A prompt processed with no decodes beside it (``prompt_s(0)``), once per replica."""
+        return self.prompt_s(0.0)
+
     def __getstate__(self) -> dict:
         """Pickled without the bound ``tpot_s`` function (a closure); it is made again on first use."""
         return {k: v for k, v in self.__dict__.items() if k != "_tpot"}
@@ -123,9 +128,11 @@ class Replica:
                 return found
         return solve_rising(capacity, load_rps, 0.0, float(limit))
 
-    def prefill_work_s(self, concurrency: float) -> float:
-        """D: the GPU time one prompt adds to the iterations it shares with ``concurrency`` decodes."""
-        return self.prompt_s(concurrency) - self.chunks() * self.passes.seconds(concurrency)
+    def prefill_work_s(self, concurrency: float, prompt_s: Optional[float] = None) -> float:
+        """D: the GPU time one prompt adds to the iterations it shares with ``concurrency`` decodes
+        (``prompt_s``: ``self.prompt_s(concurrency)``, when the caller has it)."""
+        prompt = self.prompt_s(concurrency) if prompt_s is None else prompt_s
+        return prompt - self.chunks() * self.passes.seconds(concurrency)
 
     def chunks(self) -> int:
         return math.ceil(self.prompt_tokens / self.eff.serving.prefill_chunk_tokens.value)
@@ -142,19 +149,20 @@ class Replica:
 
     def ttft_s(self, concurrency: float, load_rps: float) -> float:
         """Time to first token at ``concurrency`` and an arrival rate of ``load_rps`` (infinite when saturated)."""
-        work = self.prefill_work_s(concurrency)
+        prompt = self.prompt_s(concurrency)
+        work = self.prefill_work_s(concurrency, prompt)
         rho = load_rps * work
         if rho >= 1:
             return math.inf
         waiting = rho * work / (2 * (1 - rho))
-        return self.tpot_s(concurrency) / 2 + waiting + self.prompt_s(concurrency)
+        return self.tpot_s(concurrency) / 2 + waiting + prompt
 
     def input_share(self, concurrency: float) -> float:
         """Share of a request's GPU work that is its prompt: its prefill done alone, against its share
         of the decode steps at ``concurrency`` (each phase's work as if it ran by itself):
 
             share = prefill(ISL) / (prefill(ISL) + OSL x step(B decodes) / B)"""
-        prefill = self.prompt_s(0.0)
+        prefill = self._prompt_alone_s
         decode = self.output_tokens * self.passes.seconds(concurrency) / concurrency if concurrency > 0 else math.inf
         return prefill / (prefill + decode)
 
