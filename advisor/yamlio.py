@@ -214,7 +214,10 @@ class _StrictLoader(_SafeLoader):
             if duplicate:
                 error = YamlError(f"duplicate key {_clip(repr(key))}", key_node.start_mark.line + 1, key=key)
                 if not self.keep_duplicates:
-                    raise error
+                    try:
+                        raise error
+                    finally:
+                        error = None  # as in _Composer.node
                 self.duplicates.append(error)
             if own:
                 seen.add(key)
@@ -337,7 +340,10 @@ class _Composer:
                     continue
             if not stack:
                 if error is not None:
-                    raise error
+                    try:
+                        raise error
+                    finally:
+                        error = None  # the frame its traceback holds lets it go: no reference cycle
                 return node
             if error is not None:
                 continue

@@ -7,6 +7,7 @@ PyYAML's constructor."""
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import json
 import random
@@ -143,6 +144,30 @@ def test_validating_the_facts_a_stage_reads_keeps_them_in_the_fact_tables_order(
         read = stage.validate(values, only=stage.reads)
         assert read == {name: whole[name] for name in advisor.schema if name in stage.reads and name in whole}
         assert list(read) == [name for name in advisor.schema if name in read]
+
+
+def test_deciding_a_batch_leaves_no_reference_cycles_behind(advisor, tmp_path):
+    """What lets a batch run the cyclic collector rarely (batch.settle_heap): a decision's garbage,
+    a bad scenario's included, goes by reference counts alone."""
+    good = mix(40, seed=3)
+    bad = [{**good[0], "name": "bad-utilization", "context": {**good[0]["context"], "utilization": 7}},
+           {**good[1], "name": "bad-model", "workload": {"model": "gpt-9"}}, {**good[2], "name": "bad-price", "prices": {"tpu-v9": 1}},
+           {**good[3], "name": "bad-key", "contxt": {}}, "not a mapping"]
+    path = tmp_path / "batch.yaml"
+    path.write_text("scenarios:\n" + "".join(f"  - {json.dumps(item)}\n" for item in good + bad)
+                    + "  - {name: twice, name: again, context: {starting_fresh: true}}\n  - {context: *nowhere}\n")
+    list(batch.run_one(advisor, str(path)))  # the caches filled: what stays is not garbage
+    gc.collect()
+    gc.disable()
+    try:
+        results = list(batch.run_one(advisor, str(path)))
+        for r in results:
+            if not isinstance(r, batch.Failure):
+                codec.rows_of(r)
+        del results, r
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
 
 
 # --- JSON scenario files: JSON is YAML ------------------------------------------------------------------

@@ -252,6 +252,7 @@ def run(args) -> int:
     from .streams import OutputError
 
     advisor = Advisor(args.rules)
+    batch.settle_heap()
     paths = list(batch.expand(args.paths))
     progress = term.Progress(sys.stderr, len(paths))
     prepare = functools.partial(prepare_for_output, fmt=args.format, colour=term.colour_enabled(sys.stdout), width=term.width(sys.stdout))
@@ -345,6 +346,7 @@ def sweep(args) -> int:
     then say where the verdict changes; exit 0, 1 (some points invalid), 2, or 128 + n after signal n."""
     import functools
 
+    from ..decide import batch
     from ..decide import sweep as sweeps
     from ..decide.axes import parse_axis
     from ..decide.decision import Advisor
@@ -353,6 +355,7 @@ def sweep(args) -> int:
     from .recording import BatchOutput, Stopped, message, open_writer, signals_held, stop_on_signals
 
     advisor = Advisor(args.rules)
+    batch.settle_heap()
     spec = sweeps.read(args.scenario, [parse_axis(text) for text in args.vary], advisor.catalog)
     chart = _sweep_chart(args, spec, advisor)  # a chart that cannot be drawn stops the sweep before it starts
     lines = _sweep_lines(spec, args.format, advisor)

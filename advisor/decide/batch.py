@@ -6,6 +6,7 @@ caller's ``prepare`` function, so that parallel workers do that work too.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import stat
@@ -88,6 +89,20 @@ def _walk(directory: str) -> Iterator[Union[str, Failure]]:
             yield Failure(shown, None, f"{Location(shown)}: cannot read ({exc.strerror})")
 
 
+#: Allocations between two runs of the cyclic collector's youngest generation, in a batch.
+COLLECT_AFTER = 50_000
+
+
+def settle_heap() -> None:
+    """Once a batch's advisor is loaded: what is loaded lives as long as the process, so the cyclic
+    collector stops scanning it again (``gc.freeze``), and runs less often. Decisions make no
+    reference cycles (their garbage goes as soon as it is dropped), so the collector only costs a
+    batch time: scanning what is alive, about 3% of a batch at the default threshold of 700."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(COLLECT_AFTER, *gc.get_threshold()[1:])
+
+
 def run_one(advisor: Advisor, item: Union[str, Failure]) -> Iterator[Result]:
     """Decide every scenario of one expanded path (a failure from ``expand`` passes through),
     one at a time: a long list is read, decided and yielded an entry at a time."""
@@ -127,6 +142,7 @@ _WORKER: Optional[tuple] = None  # (advisor, prepare)
 def _start_worker(rules_dir: Optional[str], prepare: Prepare) -> None:
     global _WORKER
     _WORKER = (Advisor(rules_dir), prepare)  # one engine per worker process (durable is single-threaded)
+    settle_heap()
 
 
 def _decide_file(item: Union[str, Failure]) -> list:

@@ -173,9 +173,8 @@ def check_against_catalog(s: Scenario, catalog: Catalog) -> None:
     of the first problem, with every further one in its ``more``."""
     problems = catalog_problems(s, catalog)
     if problems:
-        first = problems[0]
-        first.more = problems[1:]
-        raise first
+        problems[0].more = problems[1:]
+        raise problems.pop(0)  # held by no local: its traceback and this frame make no cycle
 
 
 def catalog_problems(s: Scenario, catalog: Catalog) -> list[InputError]:
