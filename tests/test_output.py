@@ -56,3 +56,26 @@ def test_the_plans_table_marks_the_verdicts_gpu_and_says_why_each_other_lost(dec
             assert row is not None, (d.scenario, gpu)  # every GPU with a plan is shown
             if gpu not in chosen:
                 assert re.search(r"\+\$[\d,]+ a month \(\+\d+%\)|a month less, but: ", row), (d.scenario, row)
+
+
+def test_the_width_is_the_terminal_the_output_goes_to_not_whatever_stdout_is(monkeypatch):
+    import fcntl
+    import os
+    import struct
+    import termios
+
+    from advisor.render import term
+
+    leader, follower = os.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 72, 0, 0))
+    with os.fdopen(follower, "w") as screen:
+        monkeypatch.delenv("COLUMNS", raising=False)
+        assert term.width(screen) == 72  # while this test's stdout is a pipe or another terminal
+        monkeypatch.setenv("COLUMNS", "120")
+        assert term.width(screen) == 120
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 0, 0, 0, 0))
+        monkeypatch.delenv("COLUMNS")
+        assert term.width(screen) == 100  # a terminal that does not say
+    os.close(leader)
+    with open(os.devnull, "w") as pipe:
+        assert term.width(pipe) is None

@@ -91,12 +91,11 @@ class Progress:
 
 
 def width(stream: TextIO) -> Optional[int]:
-    """The terminal's width, for text that should fit it; None when ``stream`` is not a terminal."""
-    if not (hasattr(stream, "isatty") and stream.isatty()):
+    """The width of the terminal ``stream`` shows on (``COLUMNS`` overrides it; 100 when it says
+    nothing), for text that should fit it; None when ``stream`` is not a terminal."""
+    if not _isatty(stream):
         return None
-    import shutil
-
-    return shutil.get_terminal_size((100, 24)).columns
+    return size(stream)[0] or 100
 
 
 def size(stream: TextIO) -> tuple[int, int]:
