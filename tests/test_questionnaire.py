@@ -64,6 +64,17 @@ def test_enter_through_every_default_gives_a_valid_scenario_and_a_verdict(adviso
     assert said[1].startswith("for reference, at ") and said[1].endswith(said[0].split("plans for ")[1].split(": ", 1)[1])
 
 
+def test_the_figures_of_a_session_plan_each_workload_and_load_once(advisor, monkeypatch):
+    from advisor.plan import planner as planner_module
+
+    sized, size_gpu = [], planner_module._size_gpu
+    monkeypatch.setattr(planner_module, "_size_gpu", lambda eff, gpu, request, at_most: sized.append((gpu.id, request))
+                        or size_gpu(eff, gpu, request, at_most))
+    _, said, _ = session(advisor, ENTER * DEFAULT_PATH)
+    assert len(said) == 2 and sized  # the plans after the targets, then the same before the budget
+    assert len(sized) == len(set(sized))  # the second figure planned nothing again
+
+
 def test_the_load_and_the_targets_are_asked_first_and_read_as_people_write_them(advisor):
     keys = (ENTER + "n" + ENTER  # llama-2-70b, no FP8, fp16
             + typed("2k") + typed("300")  # prompt 2,000 tokens, output 300

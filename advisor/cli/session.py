@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional
 from ..catalog.load import Catalog
 from ..decide import facts as factmod
 from ..defaults import A100, H100
+from ..plan.planner import Planner
 from ..scenario.questions import UNSET, Answers, Question, parse_number, provisional, questions, settle
 from .prompts import BACK, BACK_TEXT, QuestionaryPrompts
 from .quickstart import FirstQuestion
@@ -40,25 +41,25 @@ def _plan_cell(plan) -> str:
     return f"{plan.total_gpus} GPU{'s' if plan.total_gpus > 1 else ''} ${plan.monthly_cost_usd:,.0f} a month"
 
 
-def workload_figures(answers: Answers, catalog: Catalog) -> Optional[str]:
+def workload_figures(answers: Answers, catalog: Catalog, planner: Planner) -> Optional[str]:
     s = provisional(answers, catalog)
     if s is None:
         return None
-    f = factmod.build(s, catalog)
+    f = factmod.build(s, catalog, planner)
     return (f"{factmod.model_of(s, catalog).id} at {s.precision}: {f.values['workload.weights_gb']:.0f} GB of weights; "
             f"plans for {_plans_summary(f)}")
 
 
-def budget_figures(answers: Answers, catalog: Catalog) -> Optional[str]:
+def budget_figures(answers: Answers, catalog: Catalog, planner: Planner) -> Optional[str]:
     s = provisional(answers, catalog)
-    return f"for reference, at {_plans_summary(factmod.build(s, catalog))}" if s is not None else None
+    return f"for reference, at {_plans_summary(factmod.build(s, catalog, planner))}" if s is not None else None
 
 
-def utilization_figures(answers: Answers, catalog: Catalog) -> Optional[str]:
+def utilization_figures(answers: Answers, catalog: Catalog, planner: Planner) -> Optional[str]:
     s = provisional({**answers, "context.utilization": None, "context.have_a100_fleet": False}, catalog)
     if s is None:
         return None
-    values = factmod.build(s, catalog).values
+    values = factmod.build(s, catalog, planner).values
     match = values.get("compare.h100_vs_a100.a100_break_even_utilization")
     if match is None:
         return None
@@ -66,7 +67,8 @@ def utilization_figures(answers: Answers, catalog: Catalog) -> Optional[str]:
             if match <= 1 else "for reference: A100 cannot match H100's cost per token even fully busy")
 
 
-# Figures shown once the answers they depend on are in, or just before the question they inform.
+# Figures shown once the answers they depend on are in, or just before the question they inform;
+# each is figure(answers, catalog, planner), the planner the session's (a workload planned once).
 FIGURES_AFTER = {"workload.ttft_ms": workload_figures}
 FIGURES_BEFORE = {"context.monthly_budget_usd": budget_figures, "context.utilization": utilization_figures}
 
@@ -85,6 +87,7 @@ class Session:
     help: Callable[[str], None] = print
     prompts: object = field(default_factory=QuestionaryPrompts)
     given: Answers = field(default_factory=dict)  # the last answer given to each question (a default after going back)
+    planner: Optional[Planner] = None  # the figures' (made at the first): a workload and load answered again is not planned again
 
     def default_for(self, q: Question, answers: Answers):
         """Where every default comes from: this session's last answer to it, the pre-filled file,
@@ -128,7 +131,11 @@ class Session:
         return settle(answers)
 
     def _show(self, figure, answers: Answers) -> None:
-        if figure and (text := figure(answers, self.catalog)):
+        if not figure:
+            return
+        if self.planner is None:
+            self.planner = Planner(self.catalog)
+        if text := figure(answers, self.catalog, self.planner):
             self.say(text)
 
     def _ask(self, q: Question, default, answers: Answers, back: bool):
