@@ -7,42 +7,18 @@ and its cost figures had another shape, so they are kept in the JSON and not sho
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Optional
-
-from ..decide.records import Advantage, Factor, Finding, FiredRule, Outcome, Override, Verdict
+from ..decide.records import Advantage, Decision, Factor, Finding, FiredRule, Outcome, Override, Verdict
 
 
-@dataclass(frozen=True)
-class StoredDecision:
-    """The fields of ``decide.decision.Decision``, from a decision's JSON."""
-
-    decision_id: str
-    scenario: str
-    source: str
-    verdict: Optional[Verdict]
-    general_answer: Optional[Outcome]
-    findings: list
-    factors: list
-    advantages: list
-    plans: dict
-    fired_rules: list
-    overridden: list
-    rules_revision: str
-    advisor_version: str
-    notes: list = field(default_factory=list)
-    input: Optional[dict] = None
-    facts: Optional[dict] = None
-
-
-def stored_decision(data: dict) -> StoredDecision:
+def stored_decision(data: dict) -> Decision:
+    """A decision read back from its JSON."""
     if "verdict" in data:
         verdict, general, plans = Verdict.from_json(data["verdict"]), Outcome.from_json(data.get("general_answer")), data.get("plans", {})
     else:  # version 1: the recommendation was the verdict
         general = Outcome.from_json(data.get("recommendation"))
         verdict = Verdict(general.id, general.text, general.gpu, general.rule, "holds", None, {}) if general else None
         plans = {}
-    return StoredDecision(
+    return Decision(
         decision_id=data["decision_id"], scenario=data["scenario"], source=data["source"], verdict=verdict, general_answer=general,
         findings=[Finding.from_json(f) for f in data.get("findings", [])],
         factors=[Factor.from_json(f) for f in data["factors"]], advantages=[Advantage.from_json(a) for a in data["advantages"]],

@@ -1,4 +1,4 @@
-"""The parts of a decision as small typed records, each with ``to_json`` (the stored JSON shape)
+"""A decision and its parts as typed records, each with ``to_json`` (the stored JSON shape)
 and ``from_json`` (to read a record back from the audit store)."""
 
 from __future__ import annotations
@@ -144,3 +144,53 @@ class Verdict:
             return None
         return cls(data["id"], data["text"], data["gpu"], data["rule"], data["general_answer"], data.get("overturned_by"),
                    data.get("plans") or {})
+
+
+@dataclass
+class Decision:
+    """A decision: what the rules concluded for a scenario, the plans beside it, and the trace
+    (made by ``decide.decision``, or read back from the audit store by ``audit.view``)."""
+
+    decision_id: str
+    scenario: str
+    source: str
+    verdict: Optional[Verdict]
+    general_answer: Optional[Outcome]
+    findings: list[Finding]
+    factors: list[Factor]
+    advantages: list[Advantage]
+    plans: dict  # per GPU: its plan's record, or why it has none
+    fired_rules: list[FiredRule]
+    overridden: list[Override]
+    rules_revision: str
+    advisor_version: str
+    notes: list = field(default_factory=list)
+    input: Optional[dict] = None  # the scenario as given
+    facts: Optional[dict] = None  # the value of every fact the rules read (for audits and why-not)
+    _text: Optional[str] = field(default=None, repr=False, compare=False)
+    _texts: dict = field(default_factory=dict, repr=False, compare=False)  # each top-level value's JSON text
+
+    def to_json(self) -> dict:
+        return {
+            "decision_id": self.decision_id, "scenario": self.scenario, "source": self.source,
+            "verdict": self.verdict.to_json() if self.verdict else {},
+            "general_answer": self.general_answer.to_json() if self.general_answer else {},
+            "findings": [f.to_json() for f in self.findings],
+            "factors": [f.to_json() for f in self.factors], "advantages": [a.to_json() for a in self.advantages],
+            "plans": self.plans, "fired_rules": [f.to_json() for f in self.fired_rules],
+            "overridden": [o.to_json() for o in self.overridden], "rules_revision": self.rules_revision,
+            "advisor_version": self.advisor_version, "notes": self.notes, "input": self.input, "facts": self.facts,
+        }
+
+    def json_text(self) -> str:
+        """The decision as one line of JSON, encoded once for both the output and the audit store."""
+        if self._text is None:
+            from . import jsontext  # the plans' records' encoder: not needed to read a stored decision
+
+            self._text = jsontext.decision_text(self.to_json(), self._texts)
+        return self._text
+
+    def part_text(self, key: str) -> str:
+        """The JSON text of one top-level value (``input``, ``facts``) as ``json_text`` wrote it."""
+        self.json_text()
+        return self._texts[key]
