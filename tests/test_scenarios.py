@@ -143,6 +143,25 @@ def test_jobs_keep_the_order_and_the_decisions_of_one_job(tmp_path):
     assert [name for name, _, _ in runs["1"][0]][:3] == ["f0-0", "f0-1", "f0-2"] and len(runs["1"][0]) == 160
 
 
+def _worker_advisor(_item):
+    """Run in a worker: the rules revision of its advisor, and whether it is the one it was forked with."""
+    from advisor.decide import batch
+
+    advisor = batch._WORKER[0]
+    return advisor.book.revision, advisor is batch._FORKED_FROM
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="workers are forked only where fork exists")
+def test_forked_workers_take_over_the_callers_advisor_instead_of_loading_one(advisor_instance):
+    from advisor.decide import batch
+
+    results = list(batch.in_workers(_worker_advisor, list(range(6)), 2, batch._start_worker, (None, None), advisor_instance))
+    assert results == [(advisor_instance.book.revision, True)] * 6
+    assert batch._FORKED_FROM is None  # the caller keeps no reference once its workers have started
+    loaded = list(batch.in_workers(_worker_advisor, [0, 1], 2, batch._start_worker, (None, None)))
+    assert loaded == [(advisor_instance.book.revision, False)] * 2  # no advisor given: each worker loads its own
+
+
 @pytest.mark.parametrize("value", ["0", "-2", "many", "1000"])
 def test_bad_jobs_are_a_usage_error(value):
     proc = run_cli("run", str(REPO / "scenarios"), "--jobs", value, "--no-audit")

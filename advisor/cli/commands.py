@@ -263,7 +263,7 @@ def run(args) -> int:
         with stop_on_signals() as stop:
             output = BatchOutput(store, advisor.book, out, stop)
             if args.jobs > 1 and len(paths) > 1:
-                per_file = batch.run_parallel(args.rules, paths, min(args.jobs, len(paths)), prepare)
+                per_file = batch.run_parallel(args.rules, paths, min(args.jobs, len(paths)), prepare, advisor)
             else:  # lazily, so that a signal stops the batch between two scenarios
                 per_file = ((r if isinstance(r, batch.Failure) else prepare(r) for r in batch.run_one(advisor, item)) for item in paths)
             try:

@@ -22,7 +22,7 @@ from ..rules.language import DERIVED, Compare, condition_text
 from ..scenario import files
 from ..scenario.spec import NAME_MAX_CHARS, Scenario
 from .axes import VARY_HINT, Axis, parse_axis
-from .batch import Failure, decide_loaded, in_workers, settle_heap
+from .batch import Failure, decide_loaded, in_workers, settle_heap, worker_advisor
 from . import curves
 from .curves import PairFigures, pair_figures
 from .decision import GENERAL_ANSWER, VERDICT, Advisor, Decision
@@ -215,7 +215,7 @@ _WORKER: Optional[tuple] = None  # (advisor, sweep, prepare)
 
 def _start_worker(rules_dir, sweep: Sweep, prepare: Prepare) -> None:
     global _WORKER
-    _WORKER = (Advisor(rules_dir), sweep, prepare)
+    _WORKER = (worker_advisor(rules_dir), sweep, prepare)
     settle_heap()
 
 
@@ -232,7 +232,7 @@ def run(sweep: Sweep, advisor: Advisor, rules_dir, jobs: int, prepare: Prepare) 
     chunks = [(start, min(start + CHUNK_POINTS, size)) for start in range(0, size, CHUNK_POINTS)]
     if jobs <= 1 or len(chunks) == 1:
         return (decide_range(advisor, sweep, start, stop, prepare) for start, stop in chunks)
-    return in_workers(_decide_chunk, chunks, jobs, _start_worker, (rules_dir, sweep, prepare))
+    return in_workers(_decide_chunk, chunks, jobs, _start_worker, (rules_dir, sweep, prepare), advisor)
 
 
 # --- where the verdict changes -------------------------------------------------------------------
