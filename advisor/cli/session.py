@@ -87,7 +87,10 @@ class Session:
     help: Callable[[str], None] = print
     prompts: object = field(default_factory=QuestionaryPrompts)
     given: Answers = field(default_factory=dict)  # the last answer given to each question (a default after going back)
-    planner: Optional[Planner] = None  # the figures' (made at the first): a workload and load answered again is not planned again
+    planner: Planner = field(init=False)  # the figures': a workload and load answered again is not planned again
+
+    def __post_init__(self):
+        self.planner = Planner(self.catalog)
 
     def default_for(self, q: Question, answers: Answers):
         """Where every default comes from: this session's last answer to it, the pre-filled file,
@@ -131,11 +134,7 @@ class Session:
         return settle(answers)
 
     def _show(self, figure, answers: Answers) -> None:
-        if not figure:
-            return
-        if self.planner is None:
-            self.planner = Planner(self.catalog)
-        if text := figure(answers, self.catalog, self.planner):
+        if figure and (text := figure(answers, self.catalog, self.planner)):
             self.say(text)
 
     def _ask(self, q: Question, default, answers: Answers, back: bool):

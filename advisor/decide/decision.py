@@ -24,7 +24,7 @@ from ..rules.language import RuleBook
 from ..scenario.spec import Scenario, check_against_catalog
 from . import facts as factmod
 from . import jsontext
-from .actions import Actions, filled
+from .actions import Actions
 from .records import DECISION_JSON_VERSION, Advantage, Decision, Factor, Finding, FiredRule, Outcome, Override, Verdict  # noqa: F401
 
 GENERAL_ANSWER = "recommendation"  # the ruleset whose winner is the seed's general answer
@@ -100,12 +100,12 @@ def action_checks(catalog: Catalog) -> dict:
 
 
 def assemble(book: RuleBook, scenario: Scenario, source: str, facts: factmod.Facts, firings: list[Firing], raw,
-             seen: dict, actions: Optional[Actions] = None) -> Decision:
+             seen: dict, actions: Actions) -> Decision:
     """Turn firings into the decision: winners of first-hit rulesets, collected items, the trace.
 
     ``seen``: the facts the rules read, as validated for the engine (kept in the record);
     ``actions``: where the items of a batch's decisions are made (and remembered)."""
-    item = actions.item if actions is not None else filled
+    item = actions.item
     values = facts.values
     order = book.positions
     firings = sorted(firings, key=lambda f: (order[f.ruleset], f.order))

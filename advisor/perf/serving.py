@@ -128,11 +128,10 @@ class Replica:
                 return found
         return solve_rising(capacity, load_rps, 0.0, float(limit))
 
-    def prefill_work_s(self, concurrency: float, prompt_s: Optional[float] = None) -> float:
-        """D: the GPU time one prompt adds to the iterations it shares with ``concurrency`` decodes
-        (``prompt_s``: ``self.prompt_s(concurrency)``, when the caller has it)."""
-        prompt = self.prompt_s(concurrency) if prompt_s is None else prompt_s
-        return prompt - self.chunks() * self.passes.seconds(concurrency)
+    def prefill_work_s(self, concurrency: float, prompt_s: float) -> float:
+        """D: the GPU time one prompt adds to the iterations it shares with ``concurrency`` decodes,
+        given ``prompt_s``, the prompt's time beside them (``prompt_s(concurrency)``)."""
+        return prompt_s - self.chunks() * self.passes.seconds(concurrency)
 
     def chunks(self) -> int:
         return math.ceil(self.prompt_tokens / self.eff.serving.prefill_chunk_tokens.value)

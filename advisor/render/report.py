@@ -17,7 +17,7 @@ from typing import Optional
 from .. import __version__
 from ..catalog.load import Catalog
 from ..catalog.precisions import KV_PRECISION
-from ..defaults import DEFAULT_MODEL
+from ..decide.workload import model_of
 from ..errors import printable
 from ..scenario.spec import Scenario
 from ..yamlio import dump
@@ -74,11 +74,11 @@ def _lines(text: str) -> str:
 # --- what the report lists ----------------------------------------------------------------------
 
 
-def assumptions(scenario: Scenario, given: dict) -> list[tuple[str, str, bool, str]]:
+def assumptions(scenario: Scenario, given: dict, catalog: Catalog) -> list[tuple[str, str, bool, str]]:
     """Every field of the scenario's context and workload: (field, value, given, what it means);
     not given means the default was used, and the value shown is the one the decision used."""
     rows = []
-    used = _defaults_used(scenario)
+    used = _defaults_used(scenario, catalog)
     for section in ("context", "workload"):
         model = getattr(scenario, section)
         stated = given.get(section) if isinstance(given.get(section), dict) else {}
@@ -92,15 +92,13 @@ def assumptions(scenario: Scenario, given: dict) -> list[tuple[str, str, bool, s
     return rows
 
 
-def _defaults_used(scenario: Scenario) -> dict[str, str]:
+def _defaults_used(scenario: Scenario, catalog: Catalog) -> dict[str, str]:
     """The values a decision uses for fields a scenario leaves empty whose default is worked out
     from the rest (the others stay empty: no budget, no fleet)."""
     w = scenario.workload
-    used = {"workload.precision": scenario.precision, "workload.tpot_ms": f"{w.tpot_target_ms:g}", "workload.ttft_ms": f"{w.ttft_target_ms:g}",
+    return {"workload.model": model_of(scenario, catalog).id, "workload.precision": scenario.precision,
+            "workload.tpot_ms": f"{w.tpot_target_ms:g}", "workload.ttft_ms": f"{w.ttft_target_ms:g}",
             "workload.kv_precision": f"{KV_PRECISION[scenario.precision]} (follows the weights each plan serves)"}
-    if w.params_b is None and w.model_config_path is None:
-        used["workload.model"] = DEFAULT_MODEL
-    return used
 
 
 def prices_used(decision, scenario: Scenario, catalog: Catalog) -> list[tuple[str, str, str, str]]:
@@ -262,7 +260,7 @@ def _why_html(d) -> str:
 
 
 def _assumptions_html(report: Report) -> str:
-    rows = assumptions(report.scenario, report.decision.input or {})
+    rows = assumptions(report.scenario, report.decision.input or {}, report.catalog)
     body = "".join(f"<tr><td>{_text(f)}</td><td class=\"{'given' if given else 'default'}\">{_text(value)}</td>"
                    f"<td>{'given' if given else 'default'}</td><td>{_text(what)}</td></tr>" for f, value, given, what in rows)
     prices = prices_used(report.decision, report.scenario, report.catalog)
@@ -317,7 +315,7 @@ def to_markdown(report: Report, images: dict) -> str:
     lines += ["## Assumptions and defaults", ""]
     lines += _md_table(["field", "value", "", "meaning"],
                        [(f, value, "given" if given else "default", what) for f, value, given, what in
-                        assumptions(report.scenario, d.input or {})]) + [""]
+                        assumptions(report.scenario, d.input or {}, report.catalog)]) + [""]
     lines += ["### Prices used", ""] + _md_table(["GPU", "USD per GPU-hour", "source", "observed"],
                                                  prices_used(d, report.scenario, report.catalog)) + [""]
     lines += ["## Sources", ""] + [f"- **{_md(k)}**: {_md(t)}" for k, t in sources_used(d, report.catalog).items()] + [""]
