@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from advisor.perf import memory, pricing, timing
+from advisor.perf import memory
 from advisor.catalog.load import load_catalog
 from advisor.errors import DataError, UsageError
 

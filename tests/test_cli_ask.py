@@ -98,10 +98,10 @@ def test_enter_through_the_defaults_gives_a_recommendation(tmp_path):
 
 def test_a_rejected_answer_shows_why_and_the_user_corrects_it(tmp_path):
     child = spawn(tmp_path=tmp_path)
-    while (name := next_question(child)) != "context.have_a100_fleet":
+    while next_question(child) != "context.have_a100_fleet":
         child.send("\r")
     child.send("y")
-    while (name := next_question(child)) != "context.utilization":
+    while next_question(child) != "context.utilization":
         child.send("\r")
     child.send("\x7f" * 3 + "1.5\r")
     child.expect("less than or equal to 1")

@@ -4,7 +4,6 @@ import csv
 import io
 import itertools
 import json
-import re
 from pathlib import Path
 
 import pytest

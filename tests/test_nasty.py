@@ -5,7 +5,6 @@ traceback or a hang, and the good scenarios in the same batch are still decided.
 """
 
 import json
-import math
 import re
 
 import pytest

@@ -11,7 +11,7 @@ import operator
 from dataclasses import dataclass
 from typing import Optional
 
-from .language import DERIVED, All, AnyOf, Compare, Condition, Not, RuleBook, Ruleset, facts_of
+from .language import DERIVED, All, AnyOf, Compare, Condition, RuleBook, Ruleset, facts_of
 
 _OPS = {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge}
 

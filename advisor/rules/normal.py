@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
-from .language import DERIVED, All, AnyOf, Compare, Condition, Not, leaves
+from .language import DERIVED, All, Compare, Condition, Not, leaves
 from .schema import FactSpec
 
 #: How many alternatives one rule's condition may expand to (the product of its any / not / in);
