@@ -21,6 +21,7 @@ test: install
 
 bench: install
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/engine.py
 
 check-python:
 	@if [ -z "$(PYTHON)" ]; then \

@@ -6,16 +6,13 @@ inside its compressed text) and time, as `advisor run` would have written them. 
 the sample fires only in the 5 oldest decisions (the worst case for a newest-first listing).
 Measures the bytes per decision, the wall time of the read commands as a user runs them (start-up
 included; median of 5 runs after one to warm the cache) and the export rate with its peak RSS,
-then writes the "Audit store" section of docs/BENCHMARKS.md (between the markers below, after
-the notes marker, which `make bench` keeps; the notes on it follow the section). Not part of
-`make test`.
+then writes the "Audit store" section of docs/BENCHMARKS.md (bench/report.py; the notes on it
+follow the section). Not part of `make test`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sqlite3
 import statistics
 import subprocess
@@ -24,23 +21,24 @@ import tempfile
 import time
 import uuid
 import zlib
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
-from run import ADVISOR, generate, machine  # noqa: E402
+import report  # noqa: E402
+import scenarios  # noqa: E402
+from run import ADVISOR  # noqa: E402
 
 TARGETS = {"query_s": 0.5, "bytes_per_decision": 3800, "export_per_s": 20_000}
 BEFORE_BYTES = 7600  # schema 1, measured in issue 14 (7.5 KB here on 3,000 generated decisions at a79c5f2)
-START, END = "<!-- audit -->", "<!-- /audit -->"
 RARE_COPIES = 5
 
 
 def sample(work: Path, count: int) -> Path:
     db = work / "sample.sqlite3"
-    scenarios = generate(work / "scenarios", count, seed=11)
-    proc = subprocess.run([ADVISOR, "run", str(scenarios), "--format", "csv", "--audit-db", str(db)],
+    batch = scenarios.batch(work / "scenarios", count, seed=11)
+    proc = subprocess.run([ADVISOR, "run", str(batch), "--format", "csv", "--audit-db", str(db)],
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"bench: advisor run failed: {proc.stderr[-500:]}")
@@ -217,20 +215,8 @@ def main() -> int:
 
 
 def write_report(lines: list[str], total: int) -> None:
-    report = REPO / "docs" / "BENCHMARKS.md"
-    text = report.read_text() if report.exists() else "# Benchmarks\n\n<!-- notes -->\n"
-    if "<!-- notes -->" not in text:
-        text += "\n<!-- notes -->\n"
-    section = (f"{START}\n## Audit store at {total:,} decisions\n\n"
-               f"`.venv/bin/python bench/audit.py` on {date.today().isoformat()}: {machine()}.\n\n"
-               "```\n" + "\n".join(lines) + "\n```\n" + END)
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:  # after the notes marker: bench/run.py keeps everything there
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    report.write_text(text)
-    print(f"\nwritten: {report}", file=sys.stderr)
+    report.write_section("audit", f"## Audit store at {total:,} decisions\n\n" + report.ran(".venv/bin/python bench/audit.py")
+                         + "\n\n```\n" + "\n".join(lines) + "\n```")
 
 
 if __name__ == "__main__":

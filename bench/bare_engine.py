@@ -21,11 +21,15 @@ every scenario (durable's delete_state crashes on a slot where no action ever ra
 the ones `advisor run` validated for the same scenarios. ``check`` holds the firings to the
 advisor's own engine on every measured scenario.
 
-Usage: ``bare = BareEngine(advisor.book)``, ``bare.run(facts)`` -> the ids of the rules that fired.
+Usage: ``bare = BareEngine(advisor.book)``, ``bare.run(facts)`` -> the ids of the rules that fired;
+as a script, ``python bench/bare_engine.py FACTS.pickle`` prints ``rate`` on the pickled list of
+facts, in a process of its own (bench/run.py measures it so, between the rounds of `advisor run`).
 """
 
 from __future__ import annotations
 
+import pickle
+import sys
 import time
 
 from durable import engine as durable
@@ -177,3 +181,16 @@ def rate(bare: BareEngine, facts: list, repeat: int = 3) -> float:
             bare.run(f)
         best = min(best, time.perf_counter() - start)
     return len(facts) / best
+
+
+def main(facts_path: str) -> int:
+    from advisor.decide.decision import Advisor
+
+    with open(facts_path, "rb") as f:
+        facts = pickle.load(f)
+    print(rate(BareEngine(Advisor().book), facts))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

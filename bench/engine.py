@@ -1,12 +1,16 @@
 """Engine benchmarks: `.venv/bin/python bench/engine.py [--before REV]`. Measured, never asserted in tests.
 
-- per-scenario engine time on the shipped rules (facts built and validated beforehand, the same
-  2,000 for every engine; CPU time, best of 5): this tree, and with ``--before REV`` the engine of
-  another revision (its tree from `git archive`, run the same way in a child process);
-- large rule books: the shipped rules plus 1,000 and 10,000 generated rules (files of 1,000:
-  all / any / not over thresholds and flags): loading and compiling, one scenario, a batch of 100
-  scenarios, peak RSS; each in a child process with a time limit, so a hang is reported, not waited;
+- per-scenario engine time on the shipped rules, both stages of a decision (facts built and
+  validated beforehand, the same 2,000 for every engine; CPU time, best of 5): this tree, and with
+  ``--before REV`` the engine of another revision (its tree from `git archive`, run the same way
+  in a child process);
+- large rule books: the shipped rules plus 1,000 and 10,000 generated rules (bench/rulebooks.py,
+  the books tests/test_large_books.py checks the answers of): loading and compiling, the first
+  whole decision, the engine on 100 scenarios, peak RSS; each in a child process with a time
+  limit, so a hang is reported, not waited;
 - `advisor rules check` on the shipped rules (wall time, median of 5).
+
+Part of `make bench`; writes the "engine" section of docs/BENCHMARKS.md (bench/report.py).
 
 Targets (issue 14): 1,000 rules compile and decide a scenario in under 5 s, 10,000 in under 60 s;
 `rules check` on the shipped rules under 1 s.
@@ -17,8 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
-import shutil
 import statistics
 import subprocess
 import sys
@@ -27,28 +29,27 @@ import textwrap
 import time
 from pathlib import Path
 
+import report
+import rulebooks
+
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 TARGETS = {1000: 5.0, 10000: 60.0, "rules_check_s": 1.0}
-NUMBERS = ["context.h100_wait_weeks", "context.utilization", "cost.h100-80gb.cost_per_million_tokens",
-           "cost.a100-80gb.cost_per_million_tokens", "compare.h100_vs_a100.cost_ratio", "workload.batch"]
-FLAGS = ["context.can_use_spot", "context.using_fp8", "context.starting_fresh"]
 
 # Runs in a child process with the tree under test first on sys.path: prints one JSON line.
+# Both stages of a decision (the seed's rulesets, then the checks and the verdict), on the facts
+# the shipped scenarios' decisions validated, and variations of them.
 PER_SCENARIO = textwrap.dedent("""
     import json, random, sys, time
     from pathlib import Path
     from advisor.decide.decision import Advisor
-    from advisor.decide import facts as factmod
     from advisor.scenario import files as scen
     advisor = Advisor(Path(sys.argv[1]))
-    prepared = []
-    for path in sorted(Path(sys.argv[2]).glob("*.yaml")):
-        for loaded in scen.parse(str(path), path.read_bytes()):
-            values = factmod.build(loaded.scenario, advisor.catalog).values
-            prepared.append(advisor.engine.validate(values, only=advisor.engine.reads))
+    stages = getattr(advisor, "engines", None) or [advisor.engine]
+    base = [advisor.decide(loaded.scenario).facts for path in sorted(Path(sys.argv[2]).glob("*.yaml"))
+            for loaded in scen.parse(str(path), path.read_bytes())]
     rng = random.Random(1)
-    base = list(prepared)
+    prepared = list(base)
     while len(prepared) < 2000:  # variations of the shipped scenarios: flags flipped, figures scaled
         facts = dict(rng.choice(base))
         for k, v in list(facts.items()):
@@ -56,79 +57,47 @@ PER_SCENARIO = textwrap.dedent("""
                 facts[k] = not v
             elif isinstance(v, float) and rng.random() < 0.3:
                 facts[k] = round(v * rng.uniform(0.5, 1.5), 3)
-        prepared.append(advisor.engine.validate(facts))
-    for facts in prepared[:50]:
-        advisor.engine.run(facts, validated=True)
+        prepared.append(facts)
+    prepared = [[(stage, stage.validate(facts, only=stage.reads)) for stage in stages] for facts in prepared]
+    for pairs in prepared[:50]:
+        for stage, facts in pairs:
+            stage.run(facts, validated=True)
     times = []
     for _ in range(5):
         start = time.process_time()
-        for facts in prepared:
-            advisor.engine.run(facts, validated=True)
+        for pairs in prepared:
+            for stage, facts in pairs:
+                stage.run(facts, validated=True)
         times.append((time.process_time() - start) / len(prepared))
     print(json.dumps({"us": min(times) * 1e6, "median_us": sorted(times)[2] * 1e6}))
 """)
 
+# A large book: importing the advisor, loading and compiling the book, one whole decision (the figures, both stages, the
+# record), then the engine alone (both stages) on the facts of a batch's decisions.
 LARGE = textwrap.dedent("""
-    import json, resource, sys, time
+    import time
+    start = time.perf_counter()
+    import json, resource, sys
     from pathlib import Path
     from advisor.decide.decision import Advisor
-    from advisor.decide import facts as factmod
     from advisor.scenario import files as scen
-    start = time.perf_counter()
     advisor = Advisor(Path(sys.argv[1]))
     loaded = time.perf_counter()
     batch = [x.scenario for x in scen.parse(sys.argv[2], Path(sys.argv[2]).read_bytes())]
-    facts = [advisor.engine.validate({k: v for k, v in factmod.build(s, advisor.catalog).values.items() if k in advisor.engine.reads})
-             for s in batch]
     first = time.perf_counter()
-    fired = len(advisor.engine.run(facts[0], validated=True))
+    fired = len(advisor.decide(batch[0]).fired_rules)
     one = time.perf_counter() - first
+    facts = [advisor.decide(s).facts for s in batch]
+    prepared = [[(stage, {k: f[k] for k in stage.reads if k in f}) for stage in advisor.engines] for f in facts]
     start_batch = time.process_time()
-    for f in facts:
-        advisor.engine.run(f, validated=True)
-    per = (time.process_time() - start_batch) / len(facts)
+    for pairs in prepared:
+        for stage, values in pairs:
+            stage.run(values, validated=True)
+    per = (time.process_time() - start_batch) / len(prepared)
     print(json.dumps({"load_compile_s": loaded - start, "one_s": one, "per_scenario_ms": per * 1000, "fired": fired,
-                      "compiled": len(advisor.engine._compiled), "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "compiled": sum(len(stage._compiled) for stage in advisor.engines),
+                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """)
-
-
-def generated_book(directory: Path, count: int, seed: int) -> Path:
-    """The shipped rules and ``count`` generated collect rules in files of 1,000 (as tests/test_large_books.py)."""
-    rng = random.Random(seed)
-
-    def compare():
-        if rng.random() < 0.7:
-            return "{fact: %s, %s: %s}" % (rng.choice(NUMBERS), rng.choice(["gt", "ge", "lt", "le"]), round(rng.uniform(0, 40), 2))
-        return "{fact: %s, eq: %s}" % (rng.choice(FLAGS), rng.choice(["true", "false"]))
-
-    directory.mkdir(parents=True)
-    for path in (REPO / "rules" / "policy").glob("*.yaml"):
-        if not path.name.endswith(".cases.yaml"):
-            shutil.copy(path, directory / path.name)
-    for k in range(0, count, 1000):
-        lines = [f"ruleset: extra{k // 1000}", f"order: {50 + k // 1000}", "hit_policy: collect", "title: generated",
-                 "source: generated", "rules:"]
-        for i in range(k, min(count, k + 1000)):
-            shape = rng.random()
-            when = ("{all: [%s, %s]}" % (compare(), compare()) if shape < 0.5 else
-                    "{any: [%s, %s, %s]}" % (compare(), compare(), compare()) if shape < 0.8 else "{not: %s}" % compare())
-            lines += [f"  - id: g{i}", "    title: generated", "    source: generated", f"    when: {when}",
-                      f"    then: {{factor: {{factor: g{i}, choice: H100, reason: 'waits {{context.h100_wait_weeks}} weeks'}}}}"]
-        (directory / f"{50 + k // 1000}-extra{k // 1000}.yaml").write_text("\n".join(lines) + "\n")
-    return directory
-
-
-def scenarios(path: Path, count: int, seed: int = 3) -> Path:
-    rng = random.Random(seed)
-    entries = []
-    for i in range(count):
-        context = {"h100_wait_weeks": rng.choice([0, 2, 5, 10, 26, 52]), "can_use_spot": rng.random() < 0.5,
-                   "using_fp8": rng.random() < 0.3, "starting_fresh": rng.random() < 0.4}
-        if rng.random() < 0.5:
-            context.update(have_a100_fleet=True, utilization=round(rng.uniform(0.2, 1.0), 2))
-        entries.append({"name": f"s{i}", "context": context, "workload": {"batch": rng.choice([1, 8, 16, 32])}})
-    path.write_text(json.dumps({"scenarios": entries}))
-    return path
 
 
 def child(script: str, args: list[str], tree: Path, timeout: float) -> dict:
@@ -159,13 +128,17 @@ def rules_check() -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", help="a git revision whose engine to measure the same way (e.g. HEAD~5)")
+    parser.add_argument("--no-report", action="store_true", help="do not write docs/BENCHMARKS.md")
     args = parser.parse_args()
     rows, verdicts = [], []
     with tempfile.TemporaryDirectory(prefix="advisor-bench-engine-") as tmp:
         work = Path(tmp)
         print("engine on the shipped rules ...", file=sys.stderr)
         now = per_scenario(REPO)
-        rows.append(("engine, shipped rules, per scenario (CPU, best of 5)", f"{now['us']:.0f} us", f"median {now['median_us']:.0f} us"))
+        if "error" in now:
+            raise SystemExit(f"bench: the engine on the shipped rules failed: {now['error']}")
+        rows.append(("engine, shipped rules, both stages, per scenario (CPU, best of 5)", f"{now['us']:.0f} us",
+                     f"median {now['median_us']:.0f} us"))
         if args.before:
             before_tree = work / "before"
             before_tree.mkdir()
@@ -177,20 +150,22 @@ def main() -> int:
             else:
                 rows.append((f"engine of {args.before}, same facts", f"{then['us']:.0f} us",
                              f"median {then['median_us']:.0f} us; this tree is {then['us'] / now['us']:.1f}x faster"))
-        batch = scenarios(work / "batch.json", 100)
+        batch = rulebooks.scenarios(work / "batch.json", 100, seed=3)
         for count in (1000, 10000):
             print(f"{count:,} generated rules ...", file=sys.stderr)
-            book = generated_book(work / f"book{count}", count, seed=count)
+            book = rulebooks.generated(work / f"book{count}", count, seed=count)
             result = child(LARGE, [str(book), str(batch)], REPO, TARGETS[count] * 3)
             if "error" in result:
                 rows.append((f"{count:,} rules + shipped", result["error"], ""))
                 verdicts.append((f"{count:,} rules compile and decide a scenario in under {TARGETS[count]:.0f} s", False, result["error"]))
                 continue
             total = result["load_compile_s"] + result["one_s"]
-            rows.append((f"{count:,} rules + shipped: load and compile", f"{result['load_compile_s']:.2f} s",
+            rows.append((f"{count:,} rules + shipped: imports, load and compile", f"{result['load_compile_s']:.2f} s",
                          f"{result['compiled']} compiled durable rulesets; peak RSS {result['rss_mb']:.0f} MB"))
-            rows.append((f"{count:,} rules + shipped: per scenario", f"{result['per_scenario_ms']:.1f} ms",
-                         f"100 scenarios (CPU); the first fired {result['fired']:,} rules"))
+            rows.append((f"{count:,} rules + shipped: the first decision", f"{result['one_s']:.2f} s",
+                         f"figures, both stages, record; {result['fired']:,} rules fired"))
+            rows.append((f"{count:,} rules + shipped: the engine per scenario", f"{result['per_scenario_ms']:.1f} ms",
+                         "both stages, 100 scenarios (CPU)"))
             verdicts.append((f"{count:,} rules compile and decide a scenario in under {TARGETS[count]:.0f} s",
                              total < TARGETS[count], f"{total:.2f} s"))
         print("rules check ...", file=sys.stderr)
@@ -201,6 +176,9 @@ def main() -> int:
     lines = [f"{name:<{width}}  {value:>12}  {note}".rstrip() for name, value, note in rows]
     lines += [""] + [f"{'met   ' if ok else 'MISSED'}  {target}: {value}" for target, ok, value in verdicts]
     print("\n".join(lines))
+    if not args.no_report:
+        report.write_section("engine", "## The engine, and large rule books\n\n" + report.ran(".venv/bin/python bench/engine.py")
+                             + "\n\n```\n" + "\n".join(lines) + "\n```")
     return 0 if all(ok for _, ok, _ in verdicts) else 1
 
 

@@ -3,7 +3,7 @@
 Runs `advisor sweep` end to end (CSV to /dev/null) on a grid of the H100 price x the A100 fleet's
 utilization at 10,000 and 100,000 points, with its wall time, CPU time and the peak RSS of its
 largest process, then profiles 2,000 points in one process to say where a point's time goes.
-Writes the "Sweeps" section of docs/BENCHMARKS.md (between its markers; the other sections stay).
+Writes the "Sweeps" section of docs/BENCHMARKS.md (bench/report.py; the other sections stay).
 
     .venv/bin/python bench/sweep.py
 """
@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import cProfile
 import os
-import platform
 import pstats
-import re
 import resource
 import subprocess
 import sys
 import time
-from datetime import date
 from pathlib import Path
+
+import report
 
 ROOT = Path(__file__).resolve().parent.parent
 ADVISOR = str(Path(sys.executable).with_name("advisor"))
@@ -29,7 +28,6 @@ SCENARIO = ROOT / "docs" / "fleet-pair.yaml"  # the README's sweep example
 GRIDS = {10_000: ("price.h100-80gb=1.5..6.45/0.05", "utilization=0.01..1/0.01"),
          100_000: ("price.h100-80gb=1.5..6.495/0.005", "utilization=0.01..1/0.01")}
 TARGET_S = 60.0
-BEGIN, END = "<!-- sweep -->", "<!-- /sweep -->"
 
 
 def run_sweep(scenario: Path, axes: tuple, jobs: int) -> dict:
@@ -81,10 +79,7 @@ def main() -> None:
     scenario = SCENARIO
     results = {size: run_sweep(scenario, axes, 2) for size, axes in GRIDS.items()}
     parts = profile(scenario)
-    machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-               f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') // 2**20:,} MB RAM, Linux {platform.release()}, "
-               f"Python {platform.python_version()}")
-    lines = [BEGIN, "## Sweeps", "", f"`.venv/bin/python bench/sweep.py` on {date.today().isoformat()}: {machine}.", "", "```"]
+    lines = ["## Sweeps", "", report.ran(".venv/bin/python bench/sweep.py"), "", "```"]
     for size, r in results.items():
         lines.append(f"advisor sweep, {size:>7,} points, --jobs 2  {r['wall']:6.1f} s  {size / r['wall']:6,.0f} points/s  "
                      f"CPU {r['cpu']:6.1f} s  peak RSS {r['rss_mb']:4.0f} MB (largest process)  load average {r['load']:.1f}")
@@ -94,16 +89,10 @@ def main() -> None:
               f"{results[10_000]['rss_mb']:.0f} MB at 10,000, {big['rss_mb']:.0f} MB at 100,000", "",
               "one process, 2,000 points of the 100,000-point grid, per point:"]
     lines += [f"  {name:<55} {us:7,.0f} us" for name, us in parts]
-    lines += ["```", END]
+    lines += ["```"]
     section = "\n".join(lines)
     print(section)
-    path = ROOT / "docs" / "BENCHMARKS.md"
-    text = path.read_text()
-    if BEGIN in text:
-        text = re.sub(re.escape(BEGIN) + r".*?" + re.escape(END), lambda _: section, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
+    report.write_section("sweep", section)
 
 
 if __name__ == "__main__":

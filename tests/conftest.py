@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import json
 import os
 import shutil
@@ -34,6 +35,15 @@ _CACHE = tempfile.mkdtemp(prefix="advisor-tests-cache-")
 atexit.register(shutil.rmtree, _CACHE, True)
 os.environ["XDG_CACHE_HOME"] = _CACHE
 os.environ.pop("ADVISOR_AUDIT_DB", None)
+
+
+def bench_module(name: str):
+    """A module of bench/ (generated inputs the tests share with the benchmarks), loaded by path:
+    bench/ is not a package."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")

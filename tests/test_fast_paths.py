@@ -8,7 +8,6 @@ PyYAML's constructor."""
 from __future__ import annotations
 
 import gc
-import importlib.util
 import json
 import random
 import re
@@ -26,17 +25,10 @@ from advisor.decide.decision import Advisor
 from advisor.plan.planner import Planner, plan_gpu
 from advisor.plan.request import PlanRequest, Targets, Traffic
 from advisor.scenario import files
-from conftest import REPO
+from conftest import REPO, bench_module
 
 
-def _bench_mix():
-    spec = importlib.util.spec_from_file_location("bench_scenarios", REPO / "bench" / "scenarios.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-MIX = _bench_mix()
+MIX = bench_module("scenarios")
 
 
 def mix(count: int, seed: int = 11) -> list[dict]:
