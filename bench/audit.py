@@ -71,20 +71,36 @@ def build(sample_db: Path, target: Path, total: int) -> None:
     rare = min(counts, key=lambda r: (counts[r], names[r]))
     records = []
     for row in src.execute("SELECT seq, decision_id, revision, advisor_version, scenario, source, recommendation, gpu, verdict,"
-                           " input, codec, body, input_at FROM decisions ORDER BY seq"):
+                           " input, codec, body, input_at, plans, plans_at FROM decisions ORDER BY seq"):
         seq, decision_id, *rest = row
         text = zlib.decompressobj(15, dictionaries[row[10]]).decompress(row[11])
         records.append((seq, decision_id.encode(), rest, text))
     with_rare = [r for r in records if rare in fired[r[0]]]
     without = [r for r in records if rare not in fired[r[0]]]
     started = int(datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp() * 1e6)
+    sample_plans = {pid: (digest, pcodec, body) for pid, digest, pcodec, body in src.execute("SELECT id, digest, codec, body FROM plans")}
+    copied_plans: dict = {}  # (copy of the sample, plans id in the sample) -> id in the store
+    new_plans: list = []
+
+    def plans_of(copy: int, pid):
+        """Each copy of the sample has plans of its own, as if each batch had its own loads and
+        prices: the store holds as many distinct plans per decision as the sample does."""
+        if pid is None:
+            return None
+        key = (copy, pid)
+        if key not in copied_plans:
+            digest, pcodec, body = sample_plans[pid]
+            copied_plans[key] = len(copied_plans) + 1
+            new_plans.append((copied_plans[key], f"{digest}.{copy}", pcodec, body))
+        return copied_plans[key]
 
     def rows():
         for i in range(total):
             seq, old_id, rest, text = with_rare[i % len(with_rare)] if i < RARE_COPIES else without[i % len(without)]
             new_id = str(uuid.uuid4())
             body = codec.compress(text.replace(old_id, new_id.encode(), 1))
-            yield (i + 1, new_id, started + i * 1000, *rest[:8], rest[8], body, rest[10]), [(r, started + i * 1000, i + 1) for r in fired[seq]]
+            decision = (i + 1, new_id, started + i * 1000, *rest[:8], rest[8], body, rest[10], plans_of(i // len(without), rest[11]), rest[12])
+            yield decision, [(r, started + i * 1000, i + 1) for r in fired[seq]]
 
     batch = []
     started_at = time.perf_counter()
@@ -92,9 +108,11 @@ def build(sample_db: Path, target: Path, total: int) -> None:
         batch.append((decision, rules))
         if len(batch) == 20_000 or n == total:
             dst.execute("BEGIN")
+            dst.executemany("INSERT INTO plans (id, digest, codec, body) VALUES (?, ?, ?, ?)", new_plans)
+            new_plans.clear()
             dst.executemany("INSERT INTO decisions (seq, decision_id, recorded_us, revision, advisor_version, scenario, source,"
-                            " recommendation, gpu, verdict, input, codec, body, input_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                            [d for d, _ in batch])
+                            " recommendation, gpu, verdict, input, codec, body, input_at, plans, plans_at)"
+                            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", [d for d, _ in batch])
             dst.executemany("INSERT INTO fired VALUES (?, ?, ?)", [f for _, rules_ in batch for f in rules_])
             dst.execute("COMMIT")
             batch.clear()
@@ -169,6 +187,7 @@ def main() -> int:
             total = conn.execute("SELECT max(seq) FROM decisions").fetchone()[0]
             middle = conn.execute("SELECT decision_id, recorded_us FROM decisions WHERE seq = ?", (total // 2,)).fetchone()
             body = conn.execute("SELECT avg(length(body)), avg(length(input)) FROM decisions WHERE seq % 1000 = 0").fetchone()
+            plans = conn.execute("SELECT count(*), avg(length(body)) FROM plans").fetchone()
         per = size / total
         half = datetime.fromtimestamp(middle[1] / 1e6, timezone.utc).isoformat()
         store = ["--audit-db", str(db)]
@@ -185,7 +204,8 @@ def main() -> int:
         ]
         rows, verdicts = [], []
         rows.append((f"store of {total:,} decisions", f"{size / 1e6:,.0f} MB",
-                     f"{per:,.0f} bytes per decision (compressed decision {body[0]:,.0f} B, input {body[1]:,.0f} B)"
+                     f"{per:,.0f} bytes per decision (compressed decision {body[0]:,.0f} B, input {body[1]:,.0f} B; "
+                     f"{plans[0]:,} plans texts of {plans[1] or 0:,.0f} B, one per {total / max(plans[0], 1):,.1f} decisions)"
                      + (f"; built in {built:.0f} s" if built else "")))
         verdicts.append((f"at most 3.8 KB per decision (schema 1: {BEFORE_BYTES / 1000:.1f} KB)", per <= TARGETS["bytes_per_decision"],
                          f"{per / 1000:.2f} KB, {per / BEFORE_BYTES:.0%} of schema 1"))

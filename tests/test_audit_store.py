@@ -53,7 +53,7 @@ def _plan(conn, sql, params) -> list[str]:
 def test_every_query_of_the_store_is_answered_through_an_index(decided):
     db, _ = decided
     params = {"list": (0, 21), "list_rule": (1, 0, 21), "get": ("abcd", "abcd\uffff"), "rule_id": ("rec-spot",),
-              "rules_of": ("x",), "dictionary": (1,), "export": (), "known_rules": (), "revision_rules": ()}
+              "rules_of": ("x",), "dictionary": (1,), "plans": (1,), "export": (), "known_rules": (), "revision_rules": ()}
     assert set(params) == set(QUERIES)
     with sqlite3.connect(db) as conn:
         for name, sql in QUERIES.items():
@@ -95,11 +95,23 @@ def test_a_record_gives_back_exactly_what_was_printed_and_is_a_fraction_of_its_s
         assert line.endswith(', "decision": ' + text + "}")
         assert record["input"] == record["decision"]["input"] and record["text"] == record["decision"]["verdict"]["text"]
     with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT length(input) + length(body), input_at, codec FROM decisions").fetchall()
-    assert all(at is not None and codec > 0 for _, at, codec in rows)  # the input stored once; compressed
-    stored = sum(size for size, _, _ in rows) / len(rows)
+        rows = conn.execute("SELECT length(input) + length(body), input_at, codec, plans, plans_at FROM decisions").fetchall()
+        plans = conn.execute("SELECT digest, length(body) FROM plans").fetchall()
+    # the input stored once, the plans apart; compressed
+    assert all(at is not None and codec > 0 and pid is not None and p_at is not None for _, at, codec, pid, p_at in rows)
+    stored = (sum(row[0] for row in rows) + sum(size for _, size in plans)) / len(rows)
     as_printed = sum(len(t.encode()) for t in printed) / len(printed)
-    assert stored < as_printed / 4, (stored, as_printed)
+    assert stored < as_printed / 6, (stored, as_printed)
+
+
+def test_decisions_with_the_same_plans_share_one_copy_of_them(decided):
+    db, printed = decided
+    # the shipped scenarios decided twice: each distinct plans text once, whoever had it
+    distinct = {json.dumps(json.loads(text)["plans"], ensure_ascii=False) for text in printed}
+    with sqlite3.connect(db) as conn:
+        kept = conn.execute("SELECT count(*) FROM plans").fetchone()[0]
+        used = conn.execute("SELECT count(DISTINCT plans) FROM decisions").fetchone()[0]
+    assert kept == used == len(distinct) < len(printed)
 
 
 # --- the listing ---------------------------------------------------------------------------------
@@ -218,16 +230,60 @@ def test_a_store_of_schema_1_is_upgraded_whole_and_exports_byte_for_byte_as_befo
     assert export.returncode == 0, export.stderr
     assert export.stdout == (FIXTURES / "v0.1.0-packaged.export.jsonl").read_text()
     with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert not tables & {"fired_rules", "decisions_1", "revisions_1"}
-    # what schema 2 answers from its own tables: rules, dates, prefixes, the two revisions
+    # what schema 3 answers from its own tables: rules, dates, prefixes, the two revisions
     assert [d["scenario"] for d in listing(db, "--rule", "rec-underused-fleet")["decisions"]] == ["café ✓ 70b", "fleet-underused"]
     assert len(listing(db, "--since", "2026-11-25T06:34:57Z")["decisions"]) == 1
     replay = audited(db, "audit", "replay", listing(db)["decisions"][0]["decision_id"][:8], "--format", "json")
     assert replay.returncode == 0 and json.loads(replay.stdout)["rules_changed"] is not None
     assert audited(db, "run", SPOT).returncode == 0 and len(listing(db, "--limit", "100")["decisions"]) == 12
+
+
+def test_a_store_of_schema_2_is_upgraded_and_exports_byte_for_byte_as_before(tmp_path):
+    # tests/fixtures/audit/schema2.sqlite3 was written by the commit before schema 3 (the shipped
+    # scenarios and their checks, one with a non-ASCII name, then one under a changed rule book),
+    # and its export beside it by that same version.
+    db = tmp_path / "schema2.sqlite3"
+    shutil.copy(FIXTURES / "schema2.sqlite3", db)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    export = audited(db, "audit", "export")
+    assert export.returncode == 0, export.stderr
+    assert export.stdout == (FIXTURES / "schema2.export.jsonl").read_text()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT count(*) FROM decisions WHERE plans IS NOT NULL").fetchone()[0] == 0  # kept as they were
+    shown = audited(db, "audit", "show", listing(db)["decisions"][1]["decision_id"][:8], "--format", "json")
+    assert shown.returncode == 0 and json.loads(shown.stdout)["scenario"] == "café ✓ 70b"
+    replay = audited(db, "audit", "replay", listing(db)["decisions"][0]["decision_id"][:8], "--format", "json")
+    assert replay.returncode == 0 and json.loads(replay.stdout)["rules_changed"] is not None
+    # new decisions in the upgraded store keep their plans apart, and the old ones still export as before
+    assert audited(db, "run", SPOT, SPOT).returncode == 0
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*), count(DISTINCT plans) FROM decisions WHERE plans IS NOT NULL").fetchone() == (2, 1)
+    again = audited(db, "audit", "export")
+    assert again.returncode == 0 and again.stdout.startswith(export.stdout) and len(again.stdout.splitlines()) == 23
+
+
+def test_a_damaged_plans_text_names_the_records_that_use_it_and_the_others_still_read(decided, tmp_path):
+    db = tmp_path / "audit.sqlite3"
+    shutil.copy(decided[0], db)
+    with sqlite3.connect(db) as conn:
+        damaged = conn.execute("SELECT plans FROM decisions ORDER BY seq LIMIT 1").fetchone()[0]
+        users = {row[0] for row in conn.execute("SELECT decision_id FROM decisions WHERE plans = ?", (damaged,))}
+        conn.execute("UPDATE plans SET body = substr(body, 1, 40) WHERE id = ?", (damaged,))
+        total = conn.execute("SELECT count(*) FROM decisions").fetchone()[0]
+    export = audited(db, "audit", "export")
+    assert export.returncode == 2
+    assert len(export.stdout.splitlines()) == total - len(users)
+    assert {line.split("record ")[1].split(" is malformed")[0] for line in export.stderr.splitlines() if "is malformed" in line} == users
+    assert f"{len(users)} malformed record(s) not exported" in export.stderr
+    shown = audited(db, "audit", "show", sorted(users)[0][:8])
+    assert shown.returncode == 2 and len(shown.stderr.splitlines()) == 1 and "is malformed" in shown.stderr
 
 
 # --- a store one may only read ------------------------------------------------------------------

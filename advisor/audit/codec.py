@@ -1,9 +1,13 @@
-"""What a decision is stored as (schema 2), shared by the store and its upgrades.
+"""What a decision is stored as (schema 3), shared by the store and its upgrades.
 
 A decision's row: the columns a listing shows, the input as given (JSON text), and the
-decision's JSON text, exactly as printed, without its copy of the input (``decision_body``),
-compressed with zlib and a preset dictionary (``compress``). The store keeps a copy of every
-dictionary its records use; ``joined`` puts the input back. Standard library only.
+decision's JSON text, exactly as printed, without its copy of the input (``decision_body``) and
+without its plans (``without_plans``), compressed with zlib and a preset dictionary
+(``compress``). A decision's plans (a record per catalog GPU, half of its text) are the same for
+every decision of the same workload, load and prices: the store keeps each distinct plans text
+once, compressed the same way, in table ``plans``, and a decision names the one it had. The
+store keeps a copy of every dictionary its records use; ``joined`` puts the plans and the input
+back. Standard library only.
 """
 
 from __future__ import annotations
@@ -14,8 +18,17 @@ import zlib
 from datetime import datetime, timedelta, timezone
 from typing import Optional
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 LEVEL = 1  # zlib's fastest: with the dictionary, 6 saves another 25% of the body for twice the time
+
+#: Schema 3's new table: each distinct plans text, once (schema 2 stores gain it when upgraded).
+PLANS_TABLE = """
+CREATE TABLE plans (
+    id     INTEGER PRIMARY KEY,
+    digest TEXT NOT NULL UNIQUE,           -- of the plans' JSON text (plans_digest)
+    codec  INTEGER NOT NULL,               -- as decisions.codec
+    body   BLOB NOT NULL                   -- the JSON text of a decision's "plans" value
+);"""
 
 SCHEMA = """
 CREATE TABLE revisions (
@@ -46,8 +59,10 @@ CREATE TABLE decisions (
     verdict         TEXT,                  -- the outcome text
     input           TEXT NOT NULL,         -- JSON: the scenario as given
     codec           INTEGER NOT NULL,      -- 0: body is JSON text, else zlib with dictionaries.id = codec
-    body            BLOB NOT NULL,         -- the decision's JSON text (what was printed) without its input
-    input_at        INTEGER                -- where ', "input": <input>' goes back (a byte offset), NULL: nowhere
+    body            BLOB NOT NULL,         -- the decision's JSON text (what was printed) without its input and plans
+    input_at        INTEGER,               -- where ', "input": <input>' goes back (a byte offset), NULL: nowhere
+    plans           INTEGER REFERENCES plans (id),  -- its plans' text, NULL: kept in the body (schema 2 records)
+    plans_at        INTEGER                -- where that text goes back (a byte offset in the body as stored)
 );
 CREATE INDEX decisions_time ON decisions (recorded_us);
 CREATE TABLE fired (
@@ -55,8 +70,7 @@ CREATE TABLE fired (
     recorded_us INTEGER NOT NULL,
     seq         INTEGER NOT NULL REFERENCES decisions (seq),
     PRIMARY KEY (rule, recorded_us, seq)
-) WITHOUT ROWID;
-"""
+) WITHOUT ROWID;""" + PLANS_TABLE
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -81,7 +95,32 @@ def decision_body(text: str, input_text: str, facts_text: str) -> tuple[bytes, O
     return whole[:cut] + facts_tail.encode("utf-8"), cut
 
 
-def joined(body: bytes, input_at: Optional[int], input_text: str) -> bytes:
+_PLANS_KEY, _AFTER_PLANS = b', "plans": ', b', "fired_rules": '
+
+
+def without_plans(body: bytes, plans: bytes) -> tuple[bytes, Optional[int]]:
+    """``body`` (from ``decision_body``) without the text of its top-level ``plans`` value, and
+    where that text goes back; ``(body, None)`` when it is not there as ``Decision.json_text``
+    writes it. The verdict's own "plans" is followed by another key, and no JSON string holds an
+    unescaped quote, so the one place found is the top-level value's."""
+    at = body.rfind(_PLANS_KEY + plans + _AFTER_PLANS)
+    if at < 0:
+        return body, None
+    at += len(_PLANS_KEY)
+    return body[:at] + body[at + len(plans):], at
+
+
+def plans_digest(plans: bytes) -> str:
+    """What the store finds a plans text by (``plans.digest``)."""
+    return hashlib.blake2b(plans, digest_size=16).hexdigest()
+
+
+def joined(body: bytes, input_at: Optional[int], input_text: str, plans_at: Optional[int] = None, plans: bytes = b"") -> bytes:
+    """The decision's text from its stored body: the plans put back first (``plans_at`` is an
+    offset in the body as stored), then the input (``input_at``, an offset in the body with its
+    plans), the reverse of how they were cut."""
+    if plans_at is not None:
+        body = body[:plans_at] + plans + body[plans_at:]
     if input_at is None:
         return body
     return body[:input_at] + b', "input": ' + input_text.encode("utf-8") + body[input_at:]
@@ -109,13 +148,19 @@ def compress(data: bytes) -> bytes:
 def rows_of(d) -> tuple:
     """A decision as the store keeps it, computed where the decision is made (so that a parallel
     batch encodes and compresses in its workers): (decision_id, advisor_version, rules_revision,
-    scenario, source, verdict id, gpu, verdict text, input JSON, compressed body, input_at, fired rules)."""
+    scenario, source, verdict id, gpu, verdict text, input JSON, compressed body, input_at, fired
+    rules, plans digest, plans text, plans_at). The plans text is compressed by the store, and only
+    the first time it sees it."""
     verdict = d.verdict
     input_text = d.part_text("input")
     body, input_at = decision_body(d.json_text(), input_text, d.part_text("facts"))
+    plans = d.part_text("plans").encode("utf-8")
+    body, plans_at = without_plans(body, plans)
+    if plans_at is None:
+        plans = None
     return (d.decision_id, d.advisor_version, d.rules_revision, d.scenario, d.source, verdict.id if verdict else "",
             verdict.gpu if verdict else "", verdict.text if verdict else None, input_text, compress(body), input_at,
-            tuple(f.rule for f in d.fired_rules))
+            tuple(f.rule for f in d.fired_rules), plans_digest(plans) if plans else None, plans, plans_at)
 
 
 class Decompressor:

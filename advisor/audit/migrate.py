@@ -3,8 +3,10 @@ store is upgraded whole or not at all).
 
 Schema 1 (advisor 0.1.0): a ``decisions`` row held the input and the whole decision as JSON
 text (the input twice), the time as ISO text and the rules revision in full; ``fired_rules``
-was keyed by decision id and ``--rule`` scanned the store. Schema 2 keeps the same content:
-every record reads back, and exports, exactly as before.
+was keyed by decision id and ``--rule`` scanned the store. Schema 2 kept each decision's plans in
+its body; schema 3 keeps each distinct plans text once, in table ``plans``: a schema 2 store gains
+the table and two columns, and its records keep their plans where they are. Every record reads
+back, and exports, exactly as before.
 """
 
 from __future__ import annotations
@@ -66,6 +68,12 @@ def from_schema_1(db, path, notice: Optional[Callable[[str], None]] = None) -> N
     db.execute("DROP TABLE fired_rules")
     db.execute("DROP TABLE decisions_1")
     db.execute("DROP TABLE revisions_1")
+
+
+def from_schema_2(db) -> None:
+    db.execute(S.PLANS_TABLE)
+    db.execute("ALTER TABLE decisions ADD COLUMN plans INTEGER REFERENCES plans (id)")
+    db.execute("ALTER TABLE decisions ADD COLUMN plans_at INTEGER")
 
 
 def _dictionary(db) -> int:

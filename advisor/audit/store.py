@@ -6,13 +6,15 @@ decision log apart from policy and data). Several processes may write at once: W
 (``ADVISOR_AUDIT_WAIT`` seconds, 120 by default), which the caller may cancel. A batch of
 decisions is one transaction, so a crash or ``kill -9`` leaves whole decisions or none.
 
-Schema 2 (this version, see ``codec``) keeps, per decision, the columns a listing shows, the input as given
-(JSON text), and the decision's JSON text without its copy of the input, compressed with zlib
-and a preset dictionary that the store keeps (table ``dictionaries``). The exact text that was
-printed comes back from the two. Every query is answered through an index: the listing by
-``decisions_time`` (newest first), ``--rule`` by the ``fired`` table (rule, time, seq), an id
-prefix by the unique index on ``decision_id``. A store of schema 1 (advisor 0.1.0) is upgraded
-when it is first opened by a process that may write it.
+Schema 3 (this version, see ``codec``) keeps, per decision, the columns a listing shows, the input as given
+(JSON text), and the decision's JSON text without its copy of the input and without its plans,
+compressed with zlib and a preset dictionary that the store keeps (table ``dictionaries``); each
+distinct plans text is kept once (table ``plans``), for all the decisions that had it. The exact
+text that was printed comes back from the three. Every query is answered through an index: the
+listing by ``decisions_time`` (newest first), ``--rule`` by the ``fired`` table (rule, time,
+seq), an id prefix by the unique index on ``decision_id``, a plans text by its id. A store of an
+older schema (1: advisor 0.1.0's first layout; 2: before plans were kept apart) is upgraded when
+it is first opened by a process that may write it.
 
 Only the standard library is imported here, so that reading the store stays cheap.
 """
@@ -31,7 +33,7 @@ from typing import Callable, Iterator, Optional, Union
 from urllib.parse import quote
 
 from ..errors import DataError, InputError, UsageError, did_you_mean
-from .codec import SCHEMA, SCHEMA_VERSION, Decompressor, dictionary, iso, joined, microseconds, rows_of  # noqa: F401 - rows_of: for callers
+from .codec import SCHEMA, SCHEMA_VERSION, Decompressor, compress, dictionary, iso, joined, microseconds, rows_of  # noqa: F401 - rows_of: for callers
 
 ENV_VAR = "ADVISOR_AUDIT_DB"
 WAIT_ENV_VAR = "ADVISOR_AUDIT_WAIT"
@@ -40,10 +42,12 @@ NOTICE_AFTER_S = 2.0  # when a wait is worth a message
 BUSY_MS = 100  # one step of that wait, inside SQLite
 READ_BUSY_MS = 5000
 NEWEST = 2**62  # a --limit larger than any store
+PLANS_IDS_KEPT = 4096  # plans a writer remembers the id of (by digest)
+PLANS_TEXTS_KEPT = 1024  # plans texts a reader remembers (about 6 KB each: an export's memory stays flat)
 
 _COLUMNS = ("d.seq, d.decision_id, d.recorded_us, d.advisor_version, r.rules_revision, d.scenario, d.source,"
             " d.recommendation, d.gpu, d.verdict")
-_WHOLE = _COLUMNS + ", d.input, d.codec, d.body, d.input_at"
+_WHOLE = _COLUMNS + ", d.input, d.codec, d.body, d.input_at, d.plans, d.plans_at"
 #: Every query the store makes to read (tests/test_audit_store.py checks each plan uses an index).
 QUERIES = {
     "list": f"SELECT {_COLUMNS} FROM decisions d LEFT JOIN revisions r ON r.id = d.revision"
@@ -58,6 +62,7 @@ QUERIES = {
     "known_rules": "SELECT rule FROM rule_ids",
     "revision_rules": "SELECT rules FROM revisions",
     "dictionary": "SELECT data FROM dictionaries WHERE id = ?",
+    "plans": "SELECT codec, body FROM plans WHERE id = ?",
 }
 
 
@@ -162,6 +167,7 @@ def _busy(exc: sqlite3.Error) -> bool:
 
 
 _HINT = f"--audit-db another path, ${ENV_VAR}, or --no-audit"
+_TABLES = {"revisions", "rule_ids", "dictionaries", "fired", "plans"}  # beside decisions
 
 
 class Store:
@@ -176,7 +182,9 @@ class Store:
         self.version: Optional[int] = None
         self._notice: Optional[Callable[[str], None]] = None
         self._ids: dict = {}  # (table, key) -> id, for the writer; cleared when a transaction rolls back
+        self._plans_ids: dict = {}  # plans digest -> id, for the writer; likewise
         self._dictionaries: dict = {}
+        self._plans: dict = {}  # plans id -> its text, for a reader
 
     @classmethod
     def open(cls, path: Optional[Path] = None, *, create: bool = True, cancelled: Optional[Callable[[], bool]] = None,
@@ -242,9 +250,8 @@ class Store:
             return None
         if version == 0 or "decisions" not in tables:
             raise DataError(f"audit store {self.path}: not an advisor audit store (it holds other tables)", _HINT)
-        if version == SCHEMA_VERSION and not {"revisions", "rule_ids", "dictionaries", "fired"} <= tables:
-            raise DataError(f"audit store {self.path}: damaged (tables missing: "
-                            f"{', '.join(sorted({'revisions', 'rule_ids', 'dictionaries', 'fired'} - tables))})", _HINT)
+        if version == SCHEMA_VERSION and not _TABLES <= tables:
+            raise DataError(f"audit store {self.path}: damaged (tables missing: {', '.join(sorted(_TABLES - tables))})", _HINT)
         return version
 
     def _initialise(self) -> None:
@@ -261,6 +268,10 @@ class Store:
                 from .migrate import from_schema_1
 
                 from_schema_1(self._db, self.path, self._notice)
+            elif version == 2:
+                from .migrate import from_schema_2
+
+                from_schema_2(self._db)
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self.empty = False
         if version == 1:
@@ -328,11 +339,13 @@ class Store:
             codec = self._dictionary_id()
             insert = self._db.execute
             for (decision_id, version, revision, scenario, source, recommendation, gpu, verdict, input_text, body,
-                 input_at, fired) in rows:
+                 input_at, fired, plans_digest, plans, plans_at) in rows:
+                plans_id = self._plans_id(plans_digest, plans, codec) if plans_at is not None else None
                 seq = insert("INSERT INTO decisions (decision_id, recorded_us, revision, advisor_version, scenario, source,"
-                             " recommendation, gpu, verdict, input, codec, body, input_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                             " recommendation, gpu, verdict, input, codec, body, input_at, plans, plans_at)"
+                             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                              (decision_id, now, self._revision_id(revision, book), version, scenario, source,
-                              recommendation, gpu, verdict, input_text, codec, body, input_at)).lastrowid
+                              recommendation, gpu, verdict, input_text, codec, body, input_at, plans_id, plans_at)).lastrowid
                 self._db.executemany("INSERT OR IGNORE INTO fired VALUES (?, ?, ?)", [(self._rule_id(r), now, seq) for r in fired])
 
     def _cached(self, key, find, add):
@@ -360,6 +373,18 @@ class Store:
 
         return self._cached(("revision", revision),
                             lambda: self._db.execute("SELECT id FROM revisions WHERE rules_revision = ?", (revision,)).fetchone(), add)
+
+    def _plans_id(self, digest: str, plans: bytes, codec: int) -> int:
+        """The id of a plans text, added (compressed) the first time the store sees it."""
+        found = self._plans_ids.get(digest)
+        if found is None:
+            row = self._db.execute("SELECT id FROM plans WHERE digest = ?", (digest,)).fetchone()
+            found = row[0] if row else self._db.execute("INSERT INTO plans (digest, codec, body) VALUES (?, ?, ?)",
+                                                        (digest, codec, compress(plans))).lastrowid
+            if len(self._plans_ids) >= PLANS_IDS_KEPT:
+                self._plans_ids.clear()
+            self._plans_ids[digest] = found
+        return found
 
     def _dictionary_id(self) -> int:
         digest, data = dictionary()
@@ -454,18 +479,33 @@ class Store:
             decompress = self._dictionaries[codec] = Decompressor(found[0][0])
         return decompress
 
-    def _decision_bytes(self, codec, body, input_at, input_text) -> bytes:
+    def _plans_text(self, plans_id) -> bytes:
+        """A plans text by its id (the texts a batch's decisions share, remembered while reading)."""
+        text = self._plans.get(plans_id)
+        if text is None:
+            found = self._read(QUERIES["plans"], (plans_id,))
+            if not found:
+                raise ValueError(f"its plans {plans_id} are not in the store")
+            codec, body = found[0]
+            text = self._decompressor(codec)(body) if codec else body
+            if len(self._plans) >= PLANS_TEXTS_KEPT:
+                self._plans.clear()
+            self._plans[plans_id] = text
+        return text
+
+    def _decision_bytes(self, codec, body, input_at, input_text, plans_id, plans_at) -> bytes:
         if codec:
             body = self._decompressor(codec)(body)
         elif isinstance(body, str):
             body = body.encode("utf-8")
-        return joined(body, input_at, input_text)
+        plans = self._plans_text(plans_id) if plans_at is not None else b""
+        return joined(body, input_at, input_text, plans_at, plans)
 
     def _record(self, row) -> Record:
         summary = self._summary(row)
-        input_text, codec, body, input_at = row[10:]
+        input_text, codec, body, input_at, plans_id, plans_at = row[10:]
         try:
-            decision = json.loads(self._decision_bytes(codec, body, input_at, input_text))
+            decision = json.loads(self._decision_bytes(codec, body, input_at, input_text, plans_id, plans_at))
             value = json.loads(input_text)
             if not isinstance(decision, dict) or not isinstance(decision.get("recommendation", {}), dict):
                 raise ValueError("the decision is not a JSON object")
@@ -476,20 +516,15 @@ class Store:
     def _export_line(self, row, seconds: Optional[dict] = None) -> bytes:
         """``json.dumps({"version": 1, **summary, "input": ..., "decision": ...}, ensure_ascii=False)``,
         assembled from the stored texts (nothing parsed, nothing encoded twice)."""
-        _seq, decision_id, us, version, revision, scenario, source, recommendation, gpu, verdict, input_text, codec, body, input_at = row
+        (_seq, decision_id, us, version, revision, scenario, source, recommendation, gpu, verdict, input_text, codec, body,
+         input_at, plans_id, plans_at) = row
         values = (decision_id, iso(us, seconds), scenario, source, recommendation, gpu, verdict, revision, version)
         head = _HEAD.format(*[_quoted(v) if type(v) is str else json.dumps(v, ensure_ascii=False) for v in values])
-        given = input_text.encode("utf-8")
-        if codec:
-            text = memoryview(self._decompressor(codec)(body))
-        else:  # text kept as it was found (an upgraded store): check it is JSON
-            text = memoryview(body.encode("utf-8") if isinstance(body, str) else body)
-            json.loads(joined(bytes(text), input_at, input_text))
+        text = self._decision_bytes(codec, body, input_at, input_text, plans_id, plans_at)
+        if not codec:  # text kept as it was found (an upgraded store): check it is JSON
+            json.loads(text)
             json.loads(input_text)
-        if input_at is None:
-            return b"".join((head.encode("utf-8"), b', "input": ', given, b', "decision": ', text, b"}\n"))
-        return b"".join((head.encode("utf-8"), b', "input": ', given, b', "decision": ', text[:input_at], b', "input": ', given,
-                         text[input_at:], b"}\n"))
+        return b"".join((head.encode("utf-8"), b', "input": ', input_text.encode("utf-8"), b', "decision": ', text, b"}\n"))
 
 
 _quoted = json.encoder.encode_basestring  # what json.dumps(..., ensure_ascii=False) writes for a string
@@ -531,6 +566,7 @@ class _Transaction:
 
     def _rollback(self, db) -> None:
         self.store._ids.clear()  # ids made inside the transaction are gone with it
+        self.store._plans_ids.clear()
         if db.in_transaction:
             try:
                 db.execute("ROLLBACK")
