@@ -42,7 +42,7 @@ NOTICE_AFTER_S = 2.0  # when a wait is worth a message
 BUSY_MS = 100  # one step of that wait, inside SQLite
 READ_BUSY_MS = 5000
 NEWEST = 2**62  # a --limit larger than any store
-PLANS_IDS_KEPT = 4096  # plans a writer remembers the id of (by digest)
+IDS_KEPT = 4096  # ids a writer remembers (of revisions, rules, dictionaries and plans texts)
 PLANS_TEXTS_KEPT = 1024  # plans texts a reader remembers (about 6 KB each: an export's memory stays flat)
 
 _COLUMNS = ("d.seq, d.decision_id, d.recorded_us, d.advisor_version, r.rules_revision, d.scenario, d.source,"
@@ -182,7 +182,6 @@ class Store:
         self.version: Optional[int] = None
         self._notice: Optional[Callable[[str], None]] = None
         self._ids: dict = {}  # (table, key) -> id, for the writer; cleared when a transaction rolls back
-        self._plans_ids: dict = {}  # plans digest -> id, for the writer; likewise
         self._dictionaries: dict = {}
         self._plans: dict = {}  # plans id -> its text, for a reader
 
@@ -353,6 +352,8 @@ class Store:
         if found is None:
             row = find()
             found = row[0] if row else add()
+            if len(self._ids) >= IDS_KEPT:  # the plans of a long batch are many: forget, and find again
+                self._ids.clear()
             self._ids[key] = found
         return found
 
@@ -376,15 +377,9 @@ class Store:
 
     def _plans_id(self, digest: str, plans: bytes, codec: int) -> int:
         """The id of a plans text, added (compressed) the first time the store sees it."""
-        found = self._plans_ids.get(digest)
-        if found is None:
-            row = self._db.execute("SELECT id FROM plans WHERE digest = ?", (digest,)).fetchone()
-            found = row[0] if row else self._db.execute("INSERT INTO plans (digest, codec, body) VALUES (?, ?, ?)",
-                                                        (digest, codec, compress(plans))).lastrowid
-            if len(self._plans_ids) >= PLANS_IDS_KEPT:
-                self._plans_ids.clear()
-            self._plans_ids[digest] = found
-        return found
+        return self._cached(("plans", digest), lambda: self._db.execute("SELECT id FROM plans WHERE digest = ?", (digest,)).fetchone(),
+                            lambda: self._db.execute("INSERT INTO plans (digest, codec, body) VALUES (?, ?, ?)",
+                                                     (digest, codec, compress(plans))).lastrowid)
 
     def _dictionary_id(self) -> int:
         digest, data = dictionary()
@@ -566,7 +561,6 @@ class _Transaction:
 
     def _rollback(self, db) -> None:
         self.store._ids.clear()  # ids made inside the transaction are gone with it
-        self.store._plans_ids.clear()
         if db.in_transaction:
             try:
                 db.execute("ROLLBACK")
