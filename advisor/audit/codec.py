@@ -5,9 +5,9 @@ decision's JSON text, exactly as printed, without its copy of the input (``decis
 without its plans (``without_plans``), compressed with zlib and a preset dictionary
 (``compress``). A decision's plans (a record per catalog GPU, half of its text) are the same for
 every decision of the same workload, load and prices: the store keeps each distinct plans text
-once, compressed the same way, in table ``plans``, and a decision names the one it had. The
-store keeps a copy of every dictionary its records use; ``joined`` puts the plans and the input
-back. Standard library only.
+once, compressed the same way (once per process, ``compressed_plans``), in table ``plans``, and
+a decision names the one it had. The store keeps a copy of every dictionary its records use;
+``joined`` puts the plans and the input back. Standard library only.
 """
 
 from __future__ import annotations
@@ -145,22 +145,36 @@ def compress(data: bytes) -> bytes:
     return c.compress(data) + c.flush()
 
 
+#: Plans texts compressed by this process, by digest: a batch's decisions share a few of them.
+_COMPRESSED_PLANS: dict = {}
+_COMPRESSED_PLANS_KEPT = 1024
+
+
+def compressed_plans(plans: bytes) -> tuple[str, bytes]:
+    """(digest, compressed text) of a plans text, compressed once per process and digest."""
+    digest = plans_digest(plans)
+    made = _COMPRESSED_PLANS.get(digest)
+    if made is None:
+        if len(_COMPRESSED_PLANS) >= _COMPRESSED_PLANS_KEPT:
+            _COMPRESSED_PLANS.clear()
+        made = _COMPRESSED_PLANS[digest] = compress(plans)
+    return digest, made
+
+
 def rows_of(d) -> tuple:
     """A decision as the store keeps it, computed where the decision is made (so that a parallel
     batch encodes and compresses in its workers): (decision_id, advisor_version, rules_revision,
     scenario, source, verdict id, gpu, verdict text, input JSON, compressed body, input_at, fired
-    rules, plans digest, plans text, plans_at). The plans text is compressed by the store, and only
-    the first time it sees it."""
+    rules, plans digest, compressed plans text, plans_at)."""
     verdict = d.verdict
     input_text = d.part_text("input")
     body, input_at = decision_body(d.json_text(), input_text, d.part_text("facts"))
     plans = d.part_text("plans").encode("utf-8")
     body, plans_at = without_plans(body, plans)
-    if plans_at is None:
-        plans = None
+    digest, plans = compressed_plans(plans) if plans_at is not None else (None, None)
     return (d.decision_id, d.advisor_version, d.rules_revision, d.scenario, d.source, verdict.id if verdict else "",
             verdict.gpu if verdict else "", verdict.text if verdict else None, input_text, compress(body), input_at,
-            tuple(f.rule for f in d.fired_rules), plans_digest(plans) if plans else None, plans, plans_at)
+            tuple(f.rule for f in d.fired_rules), digest, plans, plans_at)
 
 
 class Decompressor:

@@ -33,7 +33,7 @@ from typing import Callable, Iterator, Optional, Union
 from urllib.parse import quote
 
 from ..errors import DataError, InputError, UsageError, did_you_mean
-from .codec import SCHEMA, SCHEMA_VERSION, Decompressor, compress, dictionary, iso, joined, microseconds, rows_of  # noqa: F401 - rows_of: for callers
+from .codec import SCHEMA, SCHEMA_VERSION, Decompressor, dictionary, iso, joined, microseconds, rows_of  # noqa: F401 - rows_of: for callers
 
 ENV_VAR = "ADVISOR_AUDIT_DB"
 WAIT_ENV_VAR = "ADVISOR_AUDIT_WAIT"
@@ -375,11 +375,11 @@ class Store:
         return self._cached(("revision", revision),
                             lambda: self._db.execute("SELECT id FROM revisions WHERE rules_revision = ?", (revision,)).fetchone(), add)
 
-    def _plans_id(self, digest: str, plans: bytes, codec: int) -> int:
-        """The id of a plans text, added (compressed) the first time the store sees it."""
+    def _plans_id(self, digest: str, compressed: bytes, codec: int) -> int:
+        """The id of a plans text, added the first time the store sees it."""
         return self._cached(("plans", digest), lambda: self._db.execute("SELECT id FROM plans WHERE digest = ?", (digest,)).fetchone(),
                             lambda: self._db.execute("INSERT INTO plans (digest, codec, body) VALUES (?, ?, ?)",
-                                                     (digest, codec, compress(plans))).lastrowid)
+                                                     (digest, codec, compressed)).lastrowid)
 
     def _dictionary_id(self) -> int:
         digest, data = dictionary()
