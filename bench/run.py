@@ -190,22 +190,27 @@ def end_to_end(scenario_dir: Path, count: int, jobs: int, work: Path) -> tuple[f
     return count / wall, rss, cpu
 
 
-def best_of(scenario_dir: Path, count: int, jobs_list: list, work: Path, facts_path: Path, rounds: int = 3) -> tuple[dict, float, list]:
+def best_of(scenario_dir: Path, count: int, jobs_list: list, work: Path, facts_path: Path, rounds: int = 3) -> tuple[dict, float, dict]:
     """``end_to_end`` for each number of jobs, and the bare engine's rate (``bare_rate``), ``rounds``
     times interleaved, the fastest round of each kept (this machine's speed varies by a third from
     one minute to the next: the fastest round is the least disturbed), with the CPU seconds of
-    that round; and each round's ratio of one job to the bare engine, measured a minute apart."""
+    that round; and each round's ratios, taken a minute apart at most: one job's to the bare
+    engine (``ratios[1]``), and each other number of jobs' to one job (``ratios[jobs]``)."""
     kept: dict = {}
-    bare, ratios = 0.0, []
+    bare, ratios = 0.0, {jobs: [] for jobs in jobs_list}
     for _ in range(rounds):
         round_bare = bare_rate(facts_path)
         bare = max(bare, round_bare)
+        one = None
         for jobs in jobs_list:
             result = end_to_end(scenario_dir, count, jobs, work)
             if jobs not in kept or result[0] > kept[jobs][0]:
                 kept[jobs] = result
             if jobs == 1:
-                ratios.append(result[0] / round_bare)
+                one = result[0]
+                ratios[1].append(one / round_bare)
+            elif one:
+                ratios[jobs].append(result[0] / one)
     return kept, bare, ratios
 
 
@@ -289,12 +294,13 @@ def main() -> int:
              f"{rates['own'] / bare:.1f}x the bare engine"),
             ("reference evaluator (same facts)", f"{rates['evaluator']:,.0f} scenarios/s", f"{rates['evaluator'] / bare:.1f}x the bare engine"),
             ("advisor run, 10,000 scenarios (YAML), 1 job (best of 3)", f"{rate10:,.0f} scenarios/s",
-             f"{ratio:.2f}x the bare engine (each round: {', '.join(f'{r:.2f}x' for r in ratios)}); peak RSS {rss10:.0f} MB; "
+             f"{ratio:.2f}x the bare engine (each round: {_each(ratios[1])}); peak RSS {rss10:.0f} MB; "
              f"{cpu10 * rate10 / 10_000:.2f} cores busy"),
             ("advisor run, the same 10,000 as JSON, 1 job", f"{rate10_json:,.0f} scenarios/s", f"{rate10_json / bare:.2f}x the bare engine"),
             ("advisor run, 100,000 scenarios (YAML), 1 job", f"{rate100:,.0f} scenarios/s", f"peak RSS {rss100:.0f} MB")]
     rows += [(f"advisor run, 10,000 scenarios, --jobs {jobs} (best of 3)", f"{rate:,.0f} scenarios/s",
-              f"{rate / rate10:.2f}x one job, {rate / bare:.2f}x the bare engine; peak RSS {rss:.0f} MB (main process); "
+              f"{rate / rate10:.2f}x one job (each round: {_each(ratios[jobs])}), {rate / bare:.2f}x the bare engine; "
+              f"peak RSS {rss:.0f} MB (main process); "
               f"{cpu * rate / 10_000:.2f} cores busy, {cpu / cpu10:.2f}x one job's CPU")
              for jobs, (rate, rss, cpu) in scaled.items()]
     rows += [("advisor --help (median of 7)", f"{cold['help'] * 1000:.0f} ms", ""),
@@ -335,6 +341,10 @@ def main() -> int:
                                                                     f"{os.getloadavg()[0]:.1f} at the end")
                         + "\n\n```\n" + "\n".join(lines) + "\n\n" + diff_line + "\n```\n")
     return 0 if diff.returncode == 0 else 1
+
+
+def _each(ratios: list) -> str:
+    return ", ".join(f"{r:.2f}x" for r in ratios)
 
 
 if __name__ == "__main__":
