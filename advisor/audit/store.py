@@ -42,7 +42,7 @@ NOTICE_AFTER_S = 2.0  # when a wait is worth a message
 BUSY_MS = 100  # one step of that wait, inside SQLite
 READ_BUSY_MS = 5000
 NEWEST = 2**62  # a --limit larger than any store
-IDS_KEPT = 4096  # ids a writer remembers (of revisions, rules, sets of fired rules, dictionaries, plans texts)
+IDS_KEPT = 4096  # ids a writer remembers (of revisions, rules, dictionaries and plans texts)
 PLANS_TEXTS_KEPT = 1024  # plans texts a reader remembers (about 6 KB each: an export's memory stays flat)
 
 _COLUMNS = ("d.seq, d.decision_id, d.recorded_us, d.advisor_version, r.rules_revision, d.scenario, d.source,"
@@ -346,29 +346,18 @@ class Store:
                              " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                              (decision_id, now, self._revision_id(revision, book), version, scenario, source,
                               recommendation, gpu, verdict, input_text, codec, body, input_at, plans_id, plans_at)).lastrowid
-                fired_rows += [(rule, now, seq) for rule in self._rule_ids(fired)]
+                fired_rows += [(self._rule_id(rule), now, seq) for rule in fired]
             self._db.executemany("INSERT OR IGNORE INTO fired VALUES (?, ?, ?)", fired_rows)
-
-    def _keep(self, key, value) -> None:
-        if len(self._ids) >= IDS_KEPT:  # the plans of a long batch are many: forget, and find again
-            self._ids.clear()
-        self._ids[key] = value
 
     def _cached(self, key, find, add):
         found = self._ids.get(key)
         if found is None:
             row = find()
             found = row[0] if row else add()
-            self._keep(key, found)
+            if len(self._ids) >= IDS_KEPT:  # the plans of a long batch are many: forget, and find again
+                self._ids.clear()
+            self._ids[key] = found
         return found
-
-    def _rule_ids(self, fired: tuple) -> tuple:
-        """The ids of the rules that fired in a decision (the same few sets of rules fire again and again)."""
-        ids = self._ids.get(("fired", fired))
-        if ids is None:
-            ids = tuple(self._rule_id(rule) for rule in fired)
-            self._keep(("fired", fired), ids)
-        return ids
 
     def _rule_id(self, rule: str) -> int:
         return self._cached(("rule", rule), lambda: self._db.execute(QUERIES["rule_id"], (rule,)).fetchone(),
