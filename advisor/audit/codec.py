@@ -4,9 +4,9 @@ A decision's row: the columns a listing shows, the input as given (JSON text), a
 decision's JSON text, exactly as printed, without its copy of the input (``decision_body``) and
 without its plans (``without_plans``), compressed with zlib and a preset dictionary
 (``compress``). A decision's plans (a record per catalog GPU, half of its text) are the same for
-every decision of the same workload, load and prices: the store keeps each distinct plans text
-once, compressed the same way (once per process, ``compressed_plans``), in table ``plans``, and
-a decision names the one it had. The store keeps a copy of every dictionary its records use;
+every decision of the same workload, load, prices and caveats: the store keeps each distinct
+plans text once, compressed the same way (once per process, ``compressed_plans``), in table
+``plans``, and a decision names the one it had. The store keeps a copy of every dictionary its records use;
 ``joined`` puts the plans and the input back. Standard library only.
 """
 
@@ -161,19 +161,25 @@ def compressed_plans(plans: bytes) -> tuple[str, bytes]:
     return digest, made
 
 
+def stored_body(d) -> tuple[bytes, Optional[int], bytes, Optional[int]]:
+    """A decision's body as the store keeps it, before compression: (body, input_at, plans text,
+    plans_at), the body without its input (``decision_body``) and its plans (``without_plans``)."""
+    body, input_at = decision_body(d.json_text(), d.part_text("input"), d.part_text("facts"))
+    plans = d.part_text("plans").encode("utf-8")
+    body, plans_at = without_plans(body, plans)
+    return body, input_at, plans, plans_at
+
+
 def rows_of(d) -> tuple:
     """A decision as the store keeps it, computed where the decision is made (so that a parallel
     batch encodes and compresses in its workers): (decision_id, advisor_version, rules_revision,
     scenario, source, verdict id, gpu, verdict text, input JSON, compressed body, input_at, fired
     rules, plans digest, compressed plans text, plans_at)."""
     verdict = d.verdict
-    input_text = d.part_text("input")
-    body, input_at = decision_body(d.json_text(), input_text, d.part_text("facts"))
-    plans = d.part_text("plans").encode("utf-8")
-    body, plans_at = without_plans(body, plans)
+    body, input_at, plans, plans_at = stored_body(d)
     digest, plans = compressed_plans(plans) if plans_at is not None else (None, None)
     return (d.decision_id, d.advisor_version, d.rules_revision, d.scenario, d.source, verdict.id if verdict else "",
-            verdict.gpu if verdict else "", verdict.text if verdict else None, input_text, compress(body), input_at,
+            verdict.gpu if verdict else "", verdict.text if verdict else None, d.part_text("input"), compress(body), input_at,
             tuple(f.rule for f in d.fired_rules), digest, plans, plans_at)
 
 
